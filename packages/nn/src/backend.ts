@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The backends `initBackend` knows. `tensorflow` means `@tensorflow/tfjs-node(-gpu)`, when the user installed it. */
+export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
+
+export interface BackendInfo {
+  /** The tfjs backend now active. */
+  name: Exclude<BackendName, 'auto'> | 'webgl';
+  /** Human-readable detail, e.g. the WebGPU adapter. */
+  detail: string;
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** Thrown when a backend cannot start here; the message says what to install or change. */
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
+/**
+ * Selects and initialises a tfjs backend. `auto` picks the fastest available: in Node `tensorflow` (if
+ * installed), then `wasm`, then `cpu`; in browsers `webgpu`, then `webgl` (if registered), `wasm`, `cpu`.
+ */
+export async function initBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
+  if (isNode) tf.env().set('PROD', true);
+  if (name !== 'auto') return start(name);
+  const order: Exclude<BackendName, 'auto'>[] = isNode ? ['tensorflow', 'wasm', 'cpu'] : ['webgpu', 'wasm', 'cpu'];
+  const failures: string[] = [];
+  for (const candidate of order) {
+    try {
+      if (!isNode && candidate === 'wasm' && tf.findBackend('webgl') && (await tf.setBackend('webgl'))) {
+        return { name: 'webgl', detail: 'WebGL' };
+      }
+      return await start(candidate);
+    } catch (e) {
+      failures.push(`${candidate}: ${(e as Error).message}`);
+    }
+  }
+  throw new BackendUnavailableError(`no tfjs backend could start (${failures.join('; ')})`);
+}
+
+async function start(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
+  switch (name) {
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      await activate('cpu');
+      return { name, detail: 'tfjs cpu (JavaScript)' };
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      await activate('wasm');
+      return { name, detail: 'tfjs wasm (SIMD)' };
+    case 'webgpu':
+      return startWebGPU();
+    case 'tensorflow':
+      return startTensorflow();
+  }
+}
+
+async function activate(name: string): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new BackendUnavailableError(`tfjs backend '${name}' failed to initialise`);
+  await tf.ready();
+}
+
+async function startWebGPU(): Promise<BackendInfo> {
+  if (isNode && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) await installNodeWebGPU();
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  if (!gpu) throw new BackendUnavailableError('WebGPU is not available (navigator.gpu is missing)');
+  const adapter = (await gpu.requestAdapter()) as { info?: { vendor?: string; architecture?: string; description?: string } } | null;
+  if (!adapter) {
+    throw new BackendUnavailableError(
+      isNode
+        ? `WebGPU found no adapter. Without a GPU, set VK_ICD_FILENAMES=${SWIFTSHADER_ICD} (Debian package chromium) for SwiftShader`
+        : 'WebGPU found no adapter (in Chromium without a GPU, start it with --enable-unsafe-webgpu)',
+    );
+  }
+  await import('@tensorflow/tfjs-backend-webgpu');
+  await activate('webgpu');
+  const info = adapter.info ?? {};
+  const detail = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU';
+  return { name: 'webgpu', detail };
+}
+
+/** Node has no WebGPU of its own: the npm package `webgpu` (Dawn) provides `navigator.gpu`. */
+async function installNodeWebGPU(): Promise<void> {
+  let dawn: { create(options: string[]): unknown; globals: Record<string, unknown> };
+  try {
+    const moduleName = 'webgpu';
+    dawn = (await import(/* @vite-ignore */ moduleName)) as typeof dawn;
+  } catch {
+    throw new BackendUnavailableError("backend 'webgpu' in Node needs the npm package 'webgpu' (npm install webgpu)");
+  }
+  Object.assign(globalThis, dawn.globals);
+  const g = globalThis as unknown as { navigator?: Record<string, unknown> };
+  const gpu = dawn.create([]);
+  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  else g.navigator = { gpu };
+}
+
+async function startTensorflow(): Promise<BackendInfo> {
+  for (const moduleName of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(/* @vite-ignore */ moduleName);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') continue;
+      throw e;
+    }
+    if (tf.findBackend('tensorflow')) {
+      await activate('tensorflow');
+      return { name: 'tensorflow', detail: moduleName };
+    }
+  }
+  throw new BackendUnavailableError(
+    "backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu 4.22.0 (npm install; it downloads libtensorflow, and -gpu needs CUDA 11.2 + cuDNN 8)",
+  );
+}

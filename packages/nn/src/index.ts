@@ -1,0 +1,17 @@
+import './gradients';
+
+export { Module, Parameter, type Initializer, type ParameterOptions, type TorchLayout } from './module';
+export { loadStateDict, stateDict, StateDictMismatchError, type LoadStateDictOptions, type LoadStateDictResult } from './state-dict';
+export * as init from './init';
+export { setInitSeed } from './init';
+export { SeededRandom } from './random';
+export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo } from './backend';
+export { gelu, geluTanh, silu, activation, type Activation } from './layers/activations';
+export { Linear, type LinearOptions } from './layers/linear';
+export { LayerNorm, RMSNorm, GroupNorm, type NormOptions } from './layers/norm';
+export { Conv2d, type Conv2dOptions } from './layers/conv';
+export { Embedding } from './layers/embedding';
+export { Mlp, SwiGLU } from './layers/mlp';
+export { Attention, scaledDotProductAttention, type AttentionOptions, type QKTransform } from './layers/attention';
+export { Dropout } from './layers/dropout';
+export { upsampleNearest2x } from './layers/upsample';

@@ -1,0 +1,24 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/** Tests import sibling packages from source, so a package's tests never wait for another's build. */
+const aliases = readdirSync(`${root}packages`).map((dir) => ({
+  find: new RegExp(`^@svg/${dir}$`),
+  replacement: `${root}packages/${dir}/src/index.ts`,
+}));
+
+export function packageTestConfig() {
+  return defineConfig({
+    resolve: { alias: aliases },
+    test: {
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+      pool: 'forks',
+      fileParallelism: false,
+    },
+  });
+}
