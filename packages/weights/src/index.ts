@@ -1,0 +1,30 @@
+/**
+ * @svg/weights: safetensors and PyTorch checkpoint reading/writing with no tfjs dependency, for Node and the
+ * browser. Node file helpers (`readSafetensorsFile`, `writeSafetensorsFile`, `readCheckpointFile`) live in the
+ * `@svg/weights/node` entry so this one never imports `node:fs`.
+ */
+export { WeightsFormatError } from './errors';
+export {
+  type DType,
+  type RawTensor,
+  type TypedArray,
+  DTYPES,
+  convertTensor,
+  dtypeSize,
+  halfToNumber,
+  numberToBFloat16,
+  numberToHalf,
+  numel,
+  toFloat32,
+  toInt32,
+} from './dtypes';
+export {
+  type ReadSafetensorsOptions,
+  type Safetensors,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  parseSafetensorsHeader,
+  readSafetensors,
+  writeSafetensors,
+} from './safetensors';
+export { type StateDictLike, findStateDict, isRawTensor, isStateDict, stripPrefix, toStateDict } from './state-dict';

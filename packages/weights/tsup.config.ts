@@ -1,0 +1,5 @@
+import { defineConfig } from 'tsup';
+import { packageOptions } from '../../tsup.shared';
+
+// Two entries: the browser-safe main one and `./node` with the file helpers (node:fs).
+export default defineConfig(packageOptions({ entry: ['src/index.ts', 'src/node.ts'] }));
