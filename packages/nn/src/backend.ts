@@ -87,7 +87,8 @@ async function installNodeWebGPU(): Promise<void> {
   try {
     const moduleName = 'webgpu';
     dawn = (await import(/* @vite-ignore */ moduleName)) as typeof dawn;
-  } catch {
+  } catch (e) {
+    if (!isModuleNotFound(e)) throw e;
     throw new BackendUnavailableError("backend 'webgpu' in Node needs the npm package 'webgpu' (npm install webgpu)");
   }
   Object.assign(globalThis, dawn.globals);
@@ -102,8 +103,7 @@ async function startTensorflow(): Promise<BackendInfo> {
     try {
       await import(/* @vite-ignore */ moduleName);
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') continue;
+      if (isModuleNotFound(e)) continue;
       throw e;
     }
     if (tf.findBackend('tensorflow')) {
@@ -114,4 +114,9 @@ async function startTensorflow(): Promise<BackendInfo> {
   throw new BackendUnavailableError(
     "backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu 4.22.0 (npm install; it downloads libtensorflow, and -gpu needs CUDA 11.2 + cuDNN 8)",
   );
+}
+
+function isModuleNotFound(e: unknown): boolean {
+  const { code, message = '' } = e as { code?: string; message?: string };
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)|Could not resolve/.test(message);
 }

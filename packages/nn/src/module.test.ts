@@ -65,7 +65,7 @@ describe('Module and state dicts', () => {
     const back = await stateDict(m);
     for (const [k, v] of Object.entries(sd)) {
       expect(back.get(k)!.shape).toEqual(v.shape);
-      expect(Array.from(back.get(k)!.data)).toEqual(Array.from(v.data));
+      expect(Array.from(back.get(k)!.data as Float32Array)).toEqual(Array.from(v.data));
     }
     m.dispose();
   });

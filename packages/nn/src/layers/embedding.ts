@@ -15,7 +15,8 @@ export class Embedding extends Module {
   forward(indices: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const flat = tf.reshape(indices, [-1]) as tf.Tensor1D;
-      const oneHot = tf.oneHot(tf.cast(flat, 'int32'), this.numEmbeddings, 1, 0, 'float32');
+      // wasm's OneHot writes integer bits into float32 outputs: build it as int32 and cast.
+      const oneHot = tf.cast(tf.oneHot(tf.cast(flat, 'int32'), this.numEmbeddings), 'float32') as tf.Tensor2D;
       const rows = tf.matMul(oneHot, this.weight.value as tf.Tensor2D);
       return tf.reshape(rows, [...indices.shape, this.embeddingDim]);
     });
