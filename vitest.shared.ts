@@ -5,10 +5,10 @@ import { defineConfig } from 'vitest/config';
 const root = fileURLToPath(new URL('.', import.meta.url));
 
 /** Tests import sibling packages from source, so a package's tests never wait for another's build. */
-const aliases = readdirSync(`${root}packages`).map((dir) => ({
-  find: new RegExp(`^@svg/${dir}$`),
-  replacement: `${root}packages/${dir}/src/index.ts`,
-}));
+const aliases = readdirSync(`${root}packages`).flatMap((dir) => [
+  { find: new RegExp(`^@svg/${dir}$`), replacement: `${root}packages/${dir}/src/index.ts` },
+  { find: new RegExp(`^@svg/${dir}/node$`), replacement: `${root}packages/${dir}/src/node.ts` },
+]);
 
 export function packageTestConfig() {
   return defineConfig({
