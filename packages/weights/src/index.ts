@@ -28,3 +28,11 @@ export {
   writeSafetensors,
 } from './safetensors';
 export { type StateDictLike, findStateDict, isRawTensor, isStateDict, stripPrefix, toStateDict } from './state-dict';
+export {
+  type CheckpointFormat,
+  type ReadTorchOptions,
+  detectCheckpointFormat,
+  readCheckpoint,
+  readTorchCheckpoint,
+} from './torch';
+export { PickleGlobal, PickleObject, pickleState } from './pickle';

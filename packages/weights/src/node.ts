@@ -17,6 +17,7 @@ import {
   tensorBytes,
 } from './safetensors';
 import type { StateDictLike } from './state-dict';
+import { readCheckpoint } from './torch';
 
 /** Options of {@link readSafetensorsFile}: like {@link ReadSafetensorsOptions}, the source defaults to the path. */
 export type ReadSafetensorsFileOptions = ReadSafetensorsOptions;
@@ -121,4 +122,22 @@ async function writeAtomically(path: string, write: (fh: Handle) => Promise<void
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Reads a checkpoint file of any supported kind, judged by content: torch zip (`.pt`, `.pth`, `.ckpt`), torch
+ * legacy pickle, or safetensors (returned as its `Map` of tensors). See `readTorchCheckpoint` for the value mapping.
+ *
+ * @example
+ * const sd = findStateDict(await readCheckpointFile('last.ckpt'));
+ */
+export async function readCheckpointFile(path: string): Promise<unknown> {
+  const fh = await open(path, 'r');
+  let bytes: Uint8Array;
+  try {
+    bytes = await readRange(fh, 0, (await fh.stat()).size, path);
+  } finally {
+    await fh.close();
+  }
+  return readCheckpoint(bytes, { source: path });
 }
