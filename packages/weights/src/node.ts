@@ -24,8 +24,8 @@ export type ReadSafetensorsFileOptions = ReadSafetensorsOptions;
 
 /** Ranges closer than this are read in one go (skipping a small gap is cheaper than another read call). */
 const MERGE_GAP = 1 << 16;
-/** Largest single read (fs reads are limited to 2 GiB). */
-const READ_CHUNK = 1 << 30;
+/** Bytes per read or write call (fs calls are limited to 2 GiB; 64 MiB keeps the thread pool responsive). */
+const READ_CHUNK = 1 << 26;
 
 /**
  * Reads a safetensors file: the header first, then only the byte ranges of the requested tensors (`names`), each

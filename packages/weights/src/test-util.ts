@@ -102,8 +102,11 @@ export function fsum(values: Iterable<number>): number {
   return hi;
 }
 
-/** A zip archive of stored (uncompressed) entries; CRCs are left zero (the reader does not check them). */
-export function makeZip(files: [string, Uint8Array][]): Uint8Array {
+/**
+ * A zip archive of stored (uncompressed) entries; CRCs are left zero (the reader does not check them). With
+ * `zip64`, offsets and counts go through the zip64 records and extra fields, as for archives over 4 GiB.
+ */
+export function makeZip(files: [string, Uint8Array][], zip64 = false): Uint8Array {
   const enc = new TextEncoder();
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
@@ -117,27 +120,47 @@ export function makeZip(files: [string, Uint8Array][]): Uint8Array {
     lv.setUint32(22, data.length, true);
     lv.setUint16(26, n.length, true);
     local.set(n, 30);
-    const c = new Uint8Array(46 + n.length);
+    const extra = zip64 ? 4 + 8 : 0;
+    const c = new Uint8Array(46 + n.length + extra);
     const cv = new DataView(c.buffer);
     cv.setUint32(0, 0x02014b50, true);
     cv.setUint32(20, data.length, true);
     cv.setUint32(24, data.length, true);
     cv.setUint16(28, n.length, true);
-    cv.setUint32(42, offset, true);
+    cv.setUint16(30, extra, true);
+    cv.setUint32(42, zip64 ? 0xffffffff : offset, true);
     c.set(n, 46);
+    if (zip64) {
+      cv.setUint16(46 + n.length, 0x0001, true);
+      cv.setUint16(48 + n.length, 8, true);
+      cv.setBigUint64(50 + n.length, BigInt(offset), true);
+    }
     central.push(c);
     chunks.push(local, data);
     offset += local.length + data.length;
   }
   const cdSize = central.reduce((s, c) => s + c.length, 0);
+  const z64 = new Uint8Array(zip64 ? 56 + 20 : 0);
+  if (zip64) {
+    const zv = new DataView(z64.buffer);
+    zv.setUint32(0, 0x06064b50, true);
+    zv.setBigUint64(4, 44n, true);
+    zv.setBigUint64(24, BigInt(files.length), true);
+    zv.setBigUint64(32, BigInt(files.length), true);
+    zv.setBigUint64(40, BigInt(cdSize), true);
+    zv.setBigUint64(48, BigInt(offset), true);
+    zv.setUint32(56, 0x07064b50, true);
+    zv.setBigUint64(64, BigInt(offset + cdSize), true);
+    zv.setUint32(72, 1, true);
+  }
   const eocd = new Uint8Array(22);
   const ev = new DataView(eocd.buffer);
   ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, files.length, true);
-  ev.setUint16(10, files.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, offset, true);
-  const all = [...chunks, ...central, eocd];
+  ev.setUint16(8, zip64 ? 0xffff : files.length, true);
+  ev.setUint16(10, zip64 ? 0xffff : files.length, true);
+  ev.setUint32(12, zip64 ? 0xffffffff : cdSize, true);
+  ev.setUint32(16, zip64 ? 0xffffffff : offset, true);
+  const all = [...chunks, ...central, z64, eocd];
   const out = new Uint8Array(all.reduce((s, c) => s + c.length, 0));
   let at = 0;
   for (const c of all) {

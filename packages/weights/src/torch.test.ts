@@ -159,8 +159,8 @@ function pickle(...parts: (string | number[])[]): Uint8Array {
   return new Uint8Array(out);
 }
 
-function torchZip(pkl: Uint8Array, storages: [string, Uint8Array][] = []): Uint8Array {
-  return makeZip([['archive/data.pkl', pkl], ...storages.map(([k, v]) => [`archive/data/${k}`, v] as [string, Uint8Array]), ['archive/version', new TextEncoder().encode('3\n')]]);
+function torchZip(pkl: Uint8Array, storages: [string, Uint8Array][] = [], zip64 = false): Uint8Array {
+  return makeZip([['archive/data.pkl', pkl], ...storages.map(([k, v]) => [`archive/data/${k}`, v] as [string, Uint8Array]), ['archive/version', new TextEncoder().encode('3\n')]], zip64);
 }
 
 describe('unsafe and unknown pickles', () => {
@@ -214,7 +214,7 @@ describe('unsafe and unknown pickles', () => {
     expect(Array.from(arr.data as Int32Array)).toEqual([1, 3, 5, 2, 4, 6]); // Fortran order → row-major
   });
 
-  it('materialises strided views and rejects views past their storage', () => {
+  it('materialises strided views, reads zip64 archives and rejects views past their storage', () => {
     const tensor = (size: number[], stride: number[], offset: number) =>
       pickle(
         [0x80, 2], 'ctorch._utils\n_rebuild_tensor_v2\n', '((X', [7, 0, 0, 0], 'storage', 'ctorch\nFloatStorage\n', 'X', [1, 0, 0, 0], '0', 'X', [3, 0, 0, 0], 'cpu', 'K', [6], 't', 'Q',
@@ -229,6 +229,8 @@ describe('unsafe and unknown pickles', () => {
       /^v\.pt: tensor of shape \[3, 2\], stride \[2, 1\], offset 1 runs past its storage of 6 elements/,
     );
     expect(() => readTorchCheckpoint(torchZip(tensor([2], [1], 0), []))).toThrow(/storage "0" has no zip entry archive\/data\/0/);
+    const z64 = readTorchCheckpoint(torchZip(tensor([3, 2], [1, 3], 0), storage, true)) as RawTensor;
+    expect(Array.from(z64.data as Float32Array)).toEqual([0, 3, 1, 4, 2, 5]);
   });
 });
 
