@@ -81,7 +81,9 @@ export function dangerousGlobal(module: string, name: string): string | null {
     return BUILTIN_SAFE.has(name) ? null : 'builtin function';
   }
   if (DANGEROUS_MODULES.has(root) || DANGEROUS_MODULES.has(module)) return `module ${module}`;
-  if (DANGEROUS_NAMES.has(name) || name.startsWith('__') || name.includes('.')) return `function ${name}`;
+  // Protocol 4 resolves dotted names attribute by attribute (`load.__globals__...`), so check every part.
+  const dunderOk = (module === 'copyreg' || module === 'copy_reg') && (name === '__newobj__' || name === '__newobj_ex__');
+  if (name.split('.').some((p) => DANGEROUS_NAMES.has(p) || (p.startsWith('__') && !dunderOk))) return `function ${name}`;
   if (root === 'torch' && /^(torch\.(hub|jit|_C|ops|classes|distributed|package|utils\.cpp_extension|_dynamo|compiler|fx))/.test(module)) {
     return `module ${module}`;
   }

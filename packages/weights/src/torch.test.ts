@@ -198,6 +198,12 @@ describe('unsafe and unknown pickles', () => {
     expect(tree.get('dev')!.args).toEqual(['cpu']);
   });
 
+  it('refuses attribute chains in dotted names and allows copyreg.__newobj__', () => {
+    expect(() => readTorchCheckpoint(torchZip(call('torch', 'nn.__dict__')))).toThrow(/refusing global torch\.nn\.__dict__/);
+    const p = pickle([0x80, 2], 'ccopyreg\n__newobj__\n', 'ccollections\nOrderedDict\n', [0x85], 'R', 'X', [1, 0, 0, 0], 'k', 'K', [5], 's.');
+    expect(readTorchCheckpoint(torchZip(p))).toEqual(new Map([['k', 5]]));
+  });
+
   it('decodes numpy scalars and arrays', () => {
     const dtype = (d: string) => ['cnumpy\ndtype\n', 'X', [d.length, 0, 0, 0], d, [0x89, 0x88, 0x87], 'R', ')', 'X', [1, 0, 0, 0], '<', 'NNN', 'J', [255, 255, 255, 255], 'J', [255, 255, 255, 255], 'K', [0], 't'].map((x) => x) as (string | number[])[];
     const scalar = pickle(
