@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blasKernelStats, registerBlasKernels, unregisterBlasKernels } from './register';
+import { BACKENDS, blasVsStock, expectAddon, randomTensor, useBackend } from './test-util';
+
+const TOL = 1e-5;
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number;
+  pad: Pad;
+  dilation?: number;
+}
+
+const CASES: Record<string, ConvCase> = {
+  '3x3 same': { x: [2, 9, 8, 5], filter: [3, 3, 5, 6], stride: 1, pad: 'same' },
+  '3x3 stride 2 valid': { x: [2, 9, 8, 5], filter: [3, 3, 5, 4], stride: 2, pad: 'valid' },
+  '16x16 stride 16 (patch embedding)': { x: [1, 32, 48, 3], filter: [16, 16, 3, 8], stride: 16, pad: 'valid' },
+  '1x1': { x: [2, 5, 6, 7], filter: [1, 1, 7, 9], stride: 1, pad: 'valid' },
+  '1x1 stride 2': { x: [2, 5, 6, 7], filter: [1, 1, 7, 9], stride: 2, pad: 'valid' },
+  '3x3 explicit asymmetric padding, stride 2': { x: [1, 7, 8, 3], filter: [3, 3, 3, 4], stride: 2, pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },
+  '3x3 dilation 2 same': { x: [1, 10, 9, 4], filter: [3, 3, 4, 5], stride: 1, pad: 'same', dilation: 2 },
+};
+const GRADIENT_CASES = Object.entries(CASES).filter(([, c]) => !c.dilation); // tfjs has no conv gradient with dilation
+
+const conv = (c: ConvCase, seed: number) => () =>
+  tf.conv2d(randomTensor(c.x, seed) as tf.Tensor4D, randomTensor(c.filter, seed + 1) as tf.Tensor4D, c.stride, c.pad, 'NHWC', c.dilation ?? 1);
+
+/** d/dx and d/dfilter of sum(conv(x, filter) · r), through the fused op (bias) or the plain one. */
+const convGrads = (c: ConvCase, fused: boolean) => () => {
+  const r = () => randomTensor(tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape, 7);
+  const f = (x: tf.Tensor, w: tf.Tensor) => {
+    const y = fused
+      ? tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.stride, pad: c.pad, bias: randomTensor([c.filter[3]], 8) })
+      : tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
+    return tf.sum(tf.mul(y, r()));
+  };
+  return tf.grads(f)([randomTensor(c.x, 5), randomTensor(c.filter, 6)]);
+};
+
+describe.each(BACKENDS)('BLAS conv kernels on %s', (backend) => {
+  beforeAll(() => expectAddon());
+  afterAll(() => unregisterBlasKernels());
+
+  it.each(Object.entries(CASES))('conv2d %s matches the stock kernel', async (_name, c) => {
+    expect(await blasVsStock(backend, conv(c, 1), { kernels: [tf.Conv2D] })).toBeLessThan(TOL);
+  });
+
+  it.each(['linear', 'relu', 'leakyrelu', 'elu'] as const)('fused conv2d + bias + %s matches the stock kernel', async (activation) => {
+    const c = CASES['3x3 same']!;
+    const f = () =>
+      tf.fused.conv2d({
+        x: randomTensor(c.x, 2) as tf.Tensor4D,
+        filter: randomTensor(c.filter, 3) as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: randomTensor([c.filter[3]], 4),
+        activation,
+        leakyreluAlpha: 0.3,
+      });
+    expect(await blasVsStock(backend, f, { kernels: [tf.FusedConv2D] })).toBeLessThan(TOL);
+  });
+
+  // Stock wasm has no Conv2DBackpropFilter: its reference gradients come from the cpu backend.
+  const reference = backend === 'wasm' ? 'cpu' : backend;
+
+  it.each(GRADIENT_CASES)('conv2d gradients (input and filter) for %s match the stock kernels', async (_name, c) => {
+    const err = await blasVsStock(backend, convGrads(c, false), { kernels: [tf.Conv2DBackpropInput, tf.Conv2DBackpropFilter], reference });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('gradients through fused conv2d with a bias (what @svg/nn Conv2d runs) match the stock kernels', async () => {
+    const err = await blasVsStock(backend, convGrads(CASES['3x3 same']!, true), { kernels: [tf.FusedConv2D, tf.Conv2DBackpropFilter], reference });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('conv2dTranspose (Conv2DBackpropInput) matches the stock kernel', async () => {
+    const f = () => tf.conv2dTranspose(randomTensor([2, 4, 5, 6], 9) as tf.Tensor4D, randomTensor([3, 3, 3, 6], 10) as tf.Tensor4D, [2, 8, 10, 3], 2, 'same');
+    expect(await blasVsStock(backend, f, { kernels: [tf.Conv2DBackpropInput] })).toBeLessThan(TOL);
+  });
+
+  it('an Adam step on a conv layer runs through BLAS and lowers the loss', async () => {
+    await useBackend(backend);
+    expect(registerBlasKernels(backend)).toBe(true);
+    try {
+      const w = tf.variable(randomTensor([3, 3, 2, 4], 11));
+      const x = randomTensor([2, 6, 6, 2], 12);
+      const target = randomTensor([2, 6, 6, 4], 13);
+      const optimizer = tf.train.adam(0.05);
+      const loss = () => tf.mean(tf.square(tf.sub(tf.conv2d(x as tf.Tensor4D, w as tf.Variable<tf.Rank.R4>, 1, 'same'), target))) as tf.Scalar;
+      const first = tf.tidy(() => loss().dataSync()[0]!);
+      optimizer.minimize(loss); // creates the optimizer's state
+      const tensors = tf.memory().numTensors;
+      const filterGrads = blasKernelStats()[tf.Conv2DBackpropFilter]!.native;
+      for (let i = 0; i < 10; i++) optimizer.minimize(loss);
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(blasKernelStats()[tf.Conv2DBackpropFilter]!.native).toBe(filterGrads + 10);
+      const last = tf.tidy(() => loss().dataSync()[0]!);
+      expect(last).toBeLessThan(0.8 * first);
+      optimizer.dispose();
+      tf.dispose([w, x, target]);
+    } finally {
+      unregisterBlasKernels();
+    }
+  });
+});
+
+describe('fallbacks and registration', () => {
+  beforeAll(() => expectAddon());
+
+  it('NCHW conv2d runs the stock cpu kernel', async () => {
+    const before = blasKernelStats()[tf.Conv2D]?.fallback ?? 0;
+    const f = () => tf.conv2d(randomTensor([1, 3, 6, 5], 1) as tf.Tensor4D, randomTensor([3, 3, 3, 2], 2) as tf.Tensor4D, 1, 'same', 'NCHW');
+    expect(await blasVsStock('cpu', f)).toBeLessThan(TOL);
+    expect(blasKernelStats()[tf.Conv2D]!.fallback).toBe(before + 1);
+    expect(blasKernelStats()[tf.Conv2D]!.lastFallbackReason).toBe('data format NCHW');
+  });
+
+  it('adds Conv2DBackpropFilter to wasm and removes it again', async () => {
+    await useBackend('wasm');
+    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeUndefined();
+    expect(registerBlasKernels('wasm')).toBe(true);
+    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeDefined();
+    unregisterBlasKernels('wasm');
+    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeUndefined();
+  });
+});
