@@ -3,10 +3,12 @@
 //
 // Usage (against the built packages):
 //   (cd packages/weights && npx tsup) && (cd packages/nn && npx tsup) && (cd packages/dinov3 && npx tsup)
-//   node tools/bench/dinov3.mjs [--backends cpu,wasm] [--runs 5] [--size 256] [--batch 1] [--no-torch]
+//   node tools/bench/dinov3.mjs [--backends cpu,wasm,wasm+blas] [--runs 5] [--size 256] [--batch 1] [--no-torch]
+// `<backend>+blas` registers @svg/blas' OpenBLAS kernels on cpu/wasm first (build packages/blas too).
 // webgpu is left out by default: here it is SwiftShader (CPU emulation, ~0.1 GFLOP/s), so its time means nothing;
 // add it with --backends webgpu on a machine with a GPU.
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -24,8 +26,18 @@ const batch = Number(opt('batch', 1));
 const runs = Number(opt('runs', 5));
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function timeBackend(name) {
+async function timeBackend(spec) {
+  const [name, extra] = spec.split('+');
   const info = await initBackend(name);
+  if (extra === 'blas') {
+    const { registerBlasKernels, unregisterBlasKernels } = await import('@svg/blas');
+    unregisterBlasKernels();
+    if (!registerBlasKernels(name)) throw new Error(`@svg/blas kernels could not be registered on ${name}`);
+    info.detail += ' + OpenBLAS kernels';
+  } else if (backends.some((b) => b.includes('+blas'))) {
+    const { unregisterBlasKernels } = await import('@svg/blas');
+    unregisterBlasKernels();
+  }
   setInitSeed(0);
   const model = createDinov3('vits16plus');
   const x = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 1);
@@ -38,13 +50,13 @@ async function timeBackend(name) {
   };
   await once(); // allocates the weights, builds the RoPE tables, compiles kernels
   // The cpu backend takes ~30 s per image here: two timed runs are enough to see it.
-  const n = name === 'cpu' ? Math.min(runs, 2) : runs;
+  const n = spec === 'cpu' ? Math.min(runs, 2) : runs;
   const times = [];
   for (let i = 0; i < n; i++) times.push(await once());
   times.sort((a, b) => a - b);
   x.dispose();
   model.dispose();
-  return { backend: name, detail: info.detail, runs: n, msPerImage: times[Math.floor(n / 2)] / batch, bestMsPerImage: times[0] / batch };
+  return { backend: spec, detail: info.detail, runs: n, msPerImage: times[Math.floor(n / 2)] / batch, bestMsPerImage: times[0] / batch };
 }
 
 function torchBaseline(threads) {
@@ -56,16 +68,22 @@ function torchBaseline(threads) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
+// The machine may be shared: the load average says how far to trust the numbers.
+console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const results = [];
 for (const b of backends) {
   const r = await timeBackend(b);
   results.push(r);
-  console.log(`${b.padEnd(7)} ${r.msPerImage.toFixed(0).padStart(7)} ms/image (median of ${r.runs}, best ${r.bestMsPerImage.toFixed(0)}) — ${r.detail}`);
+  console.log(`${b.padEnd(9)} ${r.msPerImage.toFixed(0).padStart(7)} ms/image (median of ${r.runs}, best ${r.bestMsPerImage.toFixed(0)}) — ${r.detail}`);
 }
 if (!args.includes('--no-torch')) {
   const torch2 = torchBaseline(2);
   const torch1 = torchBaseline(1);
-  for (const t of [torch2, torch1]) if (t) console.log(`pytorch ${t.ms_per_image.toFixed(0).padStart(7)} ms/image (${t.threads} thread${t.threads > 1 ? 's' : ''}, torch ${t.torch})`);
-  if (torch2) for (const r of results) console.log(`${r.backend}: ${(r.msPerImage / torch2.ms_per_image).toFixed(2)}× PyTorch CPU (2 threads)`);
+  for (const t of [torch2, torch1]) if (t) console.log(`pytorch   ${t.ms_per_image.toFixed(0).padStart(7)} ms/image (${t.threads} thread${t.threads > 1 ? 's' : ''}, torch ${t.torch})`);
+  for (const r of results) {
+    const ratios = [torch2, torch1].filter(Boolean).map((t) => `${(r.msPerImage / t.ms_per_image).toFixed(2)}× PyTorch ${t.threads}T`);
+    if (ratios.length) console.log(`${r.backend}: ${ratios.join(', ')} (time ratio, >1 = slower)`);
+  }
 }
+console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 if (tf.findBackend('wasm')) tf.removeBackend('wasm');
