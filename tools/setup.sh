@@ -12,5 +12,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential python3 libopenblas-dev chromium libvulkan1 python3-skimage dataset-fashion-mnist >/dev/null
 
+# node-gyp (the @svg/blas addon) takes Node's headers from Debian's nodejs package instead of downloading them.
+if [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 npm ci --no-audit --no-fund
 npx nx run-many -t build --outputStyle=static

@@ -19,3 +19,12 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
   });
 });
+
+describe('initBackend with @svg/blas', () => {
+  it('registers the OpenBLAS kernels on cpu and wasm in Node, and can leave them out', async () => {
+    expect((await initBackend('wasm')).detail).toContain('OpenBLAS');
+    const a = tf.tensor2d([[1, 2], [3, 4]]);
+    expect(Array.from(await tf.matMul(a, a).data())).toEqual([7, 10, 15, 22]);
+    expect((await initBackend('cpu', { blas: false })).detail).not.toContain('OpenBLAS');
+  });
+});

@@ -10,6 +10,14 @@ export interface BackendInfo {
   detail: string;
 }
 
+export interface InitBackendOptions {
+  /**
+   * In Node, register the OpenBLAS kernels of `@svg/blas` (when installed and built) on the cpu and wasm backends.
+   * Default true; env `SVG_BLAS=0` turns it off as well.
+   */
+  blas?: boolean;
+}
+
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -22,9 +30,9 @@ export class BackendUnavailableError extends Error {
  * Selects and initialises a tfjs backend. `auto` picks the fastest available: in Node `tensorflow` (if
  * installed), then `wasm`, then `cpu`; in browsers `webgpu`, then `webgl` (if registered), `wasm`, `cpu`.
  */
-export async function initBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
+export async function initBackend(name: BackendName = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
   if (isNode) tf.env().set('PROD', true);
-  if (name !== 'auto') return start(name);
+  if (name !== 'auto') return withBlas(await start(name), options);
   const order: Exclude<BackendName, 'auto'>[] = isNode ? ['tensorflow', 'wasm', 'cpu'] : ['webgpu', 'wasm', 'cpu'];
   const failures: string[] = [];
   for (const candidate of order) {
@@ -32,7 +40,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
       if (!isNode && candidate === 'wasm' && tf.findBackend('webgl') && (await tf.setBackend('webgl'))) {
         return { name: 'webgl', detail: 'WebGL' };
       }
-      return await start(candidate);
+      return withBlas(await start(candidate), options);
     } catch (e) {
       failures.push(`${candidate}: ${(e as Error).message}`);
     }
@@ -119,4 +127,19 @@ async function startTensorflow(): Promise<BackendInfo> {
 function isModuleNotFound(e: unknown): boolean {
   const { code, message = '' } = e as { code?: string; message?: string };
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)|Could not resolve/.test(message);
+}
+
+/** Speeds up cpu/wasm in Node with `@svg/blas` (an optional peer): matmuls and convs through OpenBLAS. */
+async function withBlas(info: BackendInfo, options: InitBackendOptions): Promise<BackendInfo> {
+  const wanted = options.blas ?? (typeof process !== 'undefined' && process.env?.SVG_BLAS !== '0');
+  if (!isNode || !wanted || (info.name !== 'cpu' && info.name !== 'wasm')) return info;
+  let blas: { registerBlasKernels(backend: string): boolean };
+  try {
+    const moduleName = '@svg/blas';
+    blas = (await import(/* @vite-ignore */ moduleName)) as typeof blas;
+  } catch (e) {
+    if (isModuleNotFound(e)) return info;
+    throw e;
+  }
+  return blas.registerBlasKernels(info.name) ? { ...info, detail: `${info.detail} + OpenBLAS kernels` } : info;
 }

@@ -5,7 +5,7 @@ export { loadStateDict, stateDict, StateDictMismatchError, type LoadStateDictOpt
 export * as init from './init';
 export { setInitSeed } from './init';
 export { SeededRandom } from './random';
-export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo } from './backend';
+export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo, type InitBackendOptions } from './backend';
 export { gelu, geluTanh, silu, activation, type Activation } from './layers/activations';
 export { Linear, type LinearOptions } from './layers/linear';
 export { LayerNorm, RMSNorm, GroupNorm, type NormOptions } from './layers/norm';
