@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""PyTorch CPU reference timing for tools/bench/dit.mjs: the SVG DiT forward written from
+/work/shared/spec/svg.md section 3 (not from upstream code), float32, eval mode, no_grad.
+
+Usage: /usr/bin/python3 tools/bench/dit_torch.py --model S --batch 2 --tokens 256 --threads 2 --runs 3
+Prints one JSON line: {"model", "batch", "tokens", "threads", "torch", "seconds": [...], "median_s"}.
+"""
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PRESETS = {"S": (384, 12, 6), "B": (768, 12, 12), "L": (1024, 24, 16), "XL": (1152, 28, 16)}
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads, qk_norm=True):
+        super().__init__()
+        self.heads, self.hd = heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.q_norm = nn.LayerNorm(self.hd) if qk_norm else nn.Identity()
+        self.k_norm = nn.LayerNorm(self.hd) if qk_norm else nn.Identity()
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, self.hd).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k = self.q_norm(q), self.k_norm(k)
+        a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.hd), dim=-1) @ v
+        return self.proj(a.transpose(1, 2).reshape(b, t, d))
+
+
+def modulate(x, shift, scale):
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.ada = nn.Linear(dim, 6 * dim)
+
+    def forward(self, h, c):
+        sm, cm, gm, sf, cf, gf = self.ada(F.silu(c)).chunk(6, dim=1)
+        h = h + gm[:, None] * self.attn(modulate(self.norm1(h), sm, cm))
+        m = self.fc2(F.gelu(self.fc1(modulate(self.norm2(h), sf, cf)), approximate="tanh"))
+        return h + gf[:, None] * m
+
+
+class DiT(nn.Module):
+    def __init__(self, dim, depth, heads, in_ch=392, classes=1000):
+        super().__init__()
+        self.ln1 = nn.Linear(in_ch, dim)
+        self.register_buffer("pos_embed", torch.randn(1, 256, dim))  # values do not matter for timing
+        self.t1, self.t2 = nn.Linear(256, dim), nn.Linear(dim, dim)
+        self.table = nn.Embedding(classes + 1, dim)
+        self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(depth))
+        self.final_ada = nn.Linear(dim, 2 * dim)
+        self.final_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.final = nn.Linear(dim, 2 * in_ch)
+
+    def forward(self, x, t, y):
+        freqs = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float32) / 128)
+        args = t[:, None] * freqs[None]
+        c = self.t2(F.silu(self.t1(torch.cat([torch.cos(args), torch.sin(args)], -1)))) + self.table(y)
+        h = self.ln1(x) + self.pos_embed
+        for b in self.blocks:
+            h = b(h, c)
+        shift, scale = self.final_ada(F.silu(c)).chunk(2, dim=1)
+        return self.final(modulate(self.final_norm(h), shift, scale))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="S", choices=PRESETS)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--tokens", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=3)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = DiT(*PRESETS[a.model]).eval()
+    x = torch.randn(a.batch, a.tokens, 392)
+    t = torch.rand(a.batch)
+    y = torch.randint(0, 1001, (a.batch,))
+    seconds = []
+    with torch.no_grad():
+        model(x, t, y)  # warm-up
+        for _ in range(a.runs):
+            start = time.perf_counter()
+            model(x, t, y)
+            seconds.append(time.perf_counter() - start)
+    print(json.dumps({"model": a.model, "batch": a.batch, "tokens": a.tokens, "threads": torch.get_num_threads(),
+                      "torch": torch.__version__, "seconds": seconds, "median_s": statistics.median(seconds)}))
+
+
+if __name__ == "__main__":
+    main()
