@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LdmDecoder } from '@svg/autoencoder';
+import { createDiT } from '@svg/dit';
+import { denormalizeLatent, loadLatentStats, seededNormal } from '@svg/flow';
+import { SeededRandom, initBackend, setInitSeed } from '@svg/nn';
+import { generateImages, generationSettings, imageGrid } from './index';
+
+const decoderConfig = { z_channels: 392, resolution: 32, out_ch: 3, ch: 32, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [], dropout: 0 };
+
+function tinyModels() {
+  setInitSeed(5);
+  const dit = createDiT({ hiddenSize: 32, depth: 1, numHeads: 2, numClasses: 10 });
+  const ldm = new LdmDecoder(decoderConfig);
+  return { dit, decoder: { decode: (z: tf.Tensor4D) => ldm.forward(z) } };
+}
+
+/** Gives the zero-initialised final layer random weights so the velocity is not zero. */
+function perturbFinalLayer(dit: ReturnType<typeof createDiT>) {
+  const rng = new SeededRandom(11);
+  for (const p of [dit.finalLayer.linear.weight, dit.finalLayer.adaLN.weight]) p.set(tf.tensor(rng.normalArray(p.shape.reduce((a, b) => a * b), 0, 0.2), p.shape));
+}
+
+describe('generateImages', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('with zero velocity (fresh upstream init) returns decode(denormalise(noise)) as 8-bit RGB', async () => {
+    const { dit, decoder } = tinyModels();
+    const stats = loadLatentStats();
+    const images = await generateImages({ dit, decoder, stats, classes: [3, 7], seed: 40, steps: 3 });
+    expect(images.map((im) => [im.classIndex, im.seed, im.width, im.height])).toEqual([[3, 40, 32, 32], [7, 41, 32, 32]]);
+    const expected = tf.tidy(() => {
+      const noise = tf.concat([seededNormal([1, 256, 392], 40), seededNormal([1, 256, 392], 41)]);
+      const latent = tf.reshape(denormalizeLatent(noise, stats), [2, 16, 16, 392]) as tf.Tensor4D;
+      return tf.round(tf.mul(tf.add(tf.clipByValue(decoder.decode(latent), -1, 1), 1), 127.5));
+    });
+    const ref = await expected.data();
+    expected.dispose();
+    const got = new Float32Array([...images[0].pixels, ...images[1].pixels]);
+    let maxDiff = 0;
+    for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i] - got[i]));
+    expect(maxDiff).toBeLessThanOrEqual(1);
+    expect(new Set(images[0].pixels).size).toBeGreaterThan(16);
+  });
+
+  it('is reproducible per image: image i of a batch equals the same seed generated alone', async () => {
+    const { dit, decoder } = tinyModels();
+    perturbFinalLayer(dit);
+    const stats = loadLatentStats();
+    const batch = await generateImages({ dit, decoder, stats, classes: [1, 2], seed: 7, steps: 4, cfg: 3 });
+    const alone = await generateImages({ dit, decoder, stats, classes: [2], seed: 8, steps: 4, cfg: 3 });
+    let maxDiff = 0;
+    batch[1].pixels.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - alone[0].pixels[i]))));
+    expect(maxDiff).toBeLessThanOrEqual(1);
+    const otherClass = await generateImages({ dit, decoder, stats, classes: [5], seed: 8, steps: 4, cfg: 3 });
+    expect(Buffer.compare(Buffer.from(otherClass[0].pixels), Buffer.from(alone[0].pixels))).not.toBe(0);
+  });
+
+  it('reports every step, leaves no tensors behind, and rejects bad classes', async () => {
+    const { dit, decoder } = tinyModels();
+    const steps: number[] = [];
+    await generateImages({ dit, decoder, stats: null, classes: [0], steps: 2 });
+    const before = tf.memory().numTensors;
+    await generateImages({ dit, decoder, stats: null, classes: [0], steps: 3, onStep: ({ step }) => void steps.push(step) });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(steps.length).toBe(3);
+    await expect(generateImages({ dit, decoder, stats: null, classes: [10] })).rejects.toThrow(/class index 10 is outside 0..9/);
+  });
+
+  it('can be cancelled', async () => {
+    const { dit, decoder } = tinyModels();
+    const controller = new AbortController();
+    const run = generateImages({ dit, decoder, stats: null, classes: [0], steps: 5, signal: controller.signal, onStep: () => controller.abort(new Error('stop')) });
+    await expect(run).rejects.toThrow('stop');
+  });
+});
+
+describe('imageGrid and settings', () => {
+  it('lays images out 4 per row with padding', () => {
+    const im = (v: number) => ({ classIndex: 0, seed: 0, width: 2, height: 1, pixels: new Uint8Array(6).fill(v) });
+    const grid = imageGrid([im(10), im(20), im(30), im(40), im(50)], { padding: 1 });
+    expect([grid.width, grid.height]).toEqual([4 * 3 + 1, 2 * 2 + 1]);
+    const px = (x: number, y: number) => grid.pixels[(y * grid.width + x) * 3];
+    expect([px(0, 0), px(1, 1), px(2, 1), px(3, 1), px(4, 1), px(1, 3), px(4, 3)]).toEqual([0, 10, 10, 0, 20, 50, 0]);
+  });
+
+  it('names the sampler settings with official defaults', () => {
+    expect(generationSettings({ classes: [1] } as never)).toEqual({ steps: '25', cfg: '4', sampler: 'euler', shift: '0.15', 'cfg-mode': 'constant' });
+  });
+});

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type DiT, NUM_TOKENS } from '@svg/dit';
+import { type LatentStats, type SolverName, SAMPLE_DEFAULTS, denormalizeLatent, sample, seededNormal } from '@svg/flow';
+
+/** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
+export interface LatentDecoder {
+  decode(latent: tf.Tensor4D): tf.Tensor4D;
+}
+
+export interface GenerateOptions {
+  dit: DiT;
+  decoder: LatentDecoder;
+  /** Latent statistics the DiT was trained with (`feature_norm`); `null` when it was trained without. */
+  stats: LatentStats | null;
+  /** One ImageNet class index per image. */
+  classes: number[];
+  /** Image i uses noise from seed `seed + i`, so any image can be made again alone (default 0). */
+  seed?: number;
+  steps?: number;
+  cfg?: number;
+  mode?: SolverName;
+  shift?: number;
+  cfgMode?: string;
+  guidanceInterval?: readonly [number, number];
+  /** Called after every sampling step with the step count and the rate. */
+  onStep?: (info: { step: number; steps: number; t: number }) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedImage {
+  classIndex: number;
+  seed: number;
+  width: number;
+  height: number;
+  /** RGB, 8 bits per channel, rows top to bottom. */
+  pixels: Uint8Array;
+}
+
+/** The settings of a generation, e.g. to store in a PNG's text chunks. */
+export function generationSettings(options: GenerateOptions): Record<string, string> {
+  const { steps, cfg, mode, shift, cfgMode } = { ...SAMPLE_DEFAULTS, ...definedOnly(options) };
+  const out: Record<string, string> = { steps: String(steps), cfg: String(cfg), sampler: mode, shift: String(shift), 'cfg-mode': cfgMode };
+  if (options.guidanceInterval) out['guidance-interval'] = options.guidanceInterval.join(',');
+  return out;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Generates one image per class with the official SVG procedure: Gaussian noise `[B, T, C]`, rectified-flow
+ * sampling of the DiT with classifier-free guidance (null class = the DiT's `numClasses`), de-normalisation with
+ * the latent statistics, tokens → NHWC grid, decoder, clamp to [-1, 1], and mapping to 8-bit RGB.
+ */
+export async function generateImages(options: GenerateOptions): Promise<GeneratedImage[]> {
+  const { dit, decoder, stats, classes } = options;
+  const seed = options.seed ?? 0;
+  const { numClasses, inChannels } = dit.config;
+  for (const c of classes) {
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`class index ${c} is outside 0..${numClasses - 1}`);
+  }
+  const tokens = NUM_TOKENS;
+  const side = Math.round(Math.sqrt(tokens));
+  const noise = tf.tidy(() => tf.concat(classes.map((_, i) => seededNormal([1, tokens, inChannels], seed + i)), 0));
+  const y = tf.tensor1d(classes, 'int32');
+  const yNull = tf.fill([classes.length], numClasses, 'int32') as tf.Tensor1D;
+  dit.eval();
+  let z: tf.Tensor;
+  try {
+    z = await sample((x, t, labels) => dit.forward(x as tf.Tensor3D, t as tf.Tensor1D, labels), noise, {
+      ...definedOnly({ steps: options.steps, cfg: options.cfg, mode: options.mode, shift: options.shift, cfgMode: options.cfgMode }),
+      guidanceInterval: options.guidanceInterval,
+      y,
+      yNull: options.cfg === 1 ? undefined : yNull,
+      onStep: options.onStep && ((info) => options.onStep!({ step: info.step, steps: info.steps, t: info.t })),
+      signal: options.signal,
+    });
+  } finally {
+    tf.dispose([noise, y, yNull]);
+  }
+  const images = tf.tidy(() => {
+    const latent = stats ? denormalizeLatent(z, stats) : z;
+    const grid = tf.reshape(latent, [classes.length, side, side, inChannels]) as tf.Tensor4D;
+    const x = tf.clipByValue(decoder.decode(grid), -1, 1);
+    return tf.cast(tf.round(tf.mul(tf.add(x, 1), 127.5)), 'int32');
+  });
+  z.dispose();
+  const [, height, width] = images.shape;
+  const data = await images.data();
+  images.dispose();
+  const per = height * width * 3;
+  return classes.map((classIndex, i) => ({ classIndex, seed: seed + i, width, height, pixels: Uint8Array.from(data.subarray(i * per, (i + 1) * per)) }));
+}

@@ -1,0 +1,6 @@
+/**
+ * @svg/generate: class-conditional image generation with SVG, the same procedure in Node (the `svg sample`
+ * command) and in the browser (the sampler page).
+ */
+export { type GenerateOptions, type GeneratedImage, type LatentDecoder, generateImages, generationSettings } from './generate';
+export { type GridOptions, imageGrid } from './grid';
