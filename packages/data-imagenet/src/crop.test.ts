@@ -105,3 +105,72 @@ describe('resampler details', () => {
     expect(() => centerCropArr(img, 0)).toThrow(/positive integer/);
   });
 });
+
+/** Pillow's algorithm written plainly (no tap padding, no region, full intermediate image): an oracle for the layout tricks. */
+function plainPillowResize(img: RgbImage, w: number, h: number, filter: 'box' | 'bicubic'): Uint8Array {
+  const f = filter === 'box' ? (x: number) => (x > -0.5 && x <= 0.5 ? 1 : 0) : (x: number) => {
+    x = Math.abs(x);
+    return x < 1 ? (1.5 * x - 2.5) * x * x + 1 : x < 2 ? (((x - 5) * x + 8) * x - 4) * -0.5 : 0;
+  };
+  const support = filter === 'box' ? 0.5 : 2;
+  const coeffs = (inSize: number, outSize: number) => {
+    const scale = inSize / outSize;
+    const fs = Math.max(scale, 1);
+    return Array.from({ length: outSize }, (_, xx) => {
+      const center = (xx + 0.5) * scale;
+      const xmin = Math.max(0, Math.trunc(center - support * fs + 0.5));
+      const xmax = Math.min(inSize, Math.trunc(center + support * fs + 0.5));
+      const k = Array.from({ length: xmax - xmin }, (_, x) => f((x + xmin - center + 0.5) / fs));
+      const sum = k.reduce((a, b) => a + b, 0);
+      return { xmin, k: k.map((v) => (sum ? v / sum : v)).map((v) => Math.trunc(v * 2 ** 22 + (v < 0 ? -0.5 : 0.5))) };
+    });
+  };
+  const clip = (v: number) => (v >= 2 ** 30 ? 255 : v <= 0 ? 0 : Math.floor(v / 2 ** 22));
+  let cur = img.data;
+  let cw = img.width;
+  if (w !== img.width) {
+    const cs = coeffs(img.width, w);
+    const out = new Uint8Array(w * img.height * 3);
+    for (let y = 0; y < img.height; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < 3; c++) {
+          let s = 2 ** 21;
+          cs[x].k.forEach((k, t) => (s += cur[(y * cw + cs[x].xmin + t) * 3 + c] * k));
+          out[(y * w + x) * 3 + c] = clip(s);
+        }
+    cur = out;
+    cw = w;
+  }
+  if (h !== img.height) {
+    const cs = coeffs(img.height, h);
+    const out = new Uint8Array(cw * h * 3);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < cw; x++)
+        for (let c = 0; c < 3; c++) {
+          let s = 2 ** 21;
+          cs[y].k.forEach((k, t) => (s += cur[((cs[y].xmin + t) * cw + x) * 3 + c] * k));
+          out[(y * cw + x) * 3 + c] = clip(s);
+        }
+    cur = out;
+  }
+  return cur;
+}
+
+describe('resampler kernels against the plain algorithm', () => {
+  const noise = (w: number, h: number) => rgbImage(w, h, Uint8Array.from({ length: w * h * 3 }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 24) & 255));
+  const cases: [number, number, number, number][] = [
+    [37, 23, 5, 3], [37, 23, 200, 150], [640, 427, 100, 67], [3, 2, 7, 5], [1, 1, 3, 3], [9, 9, 2, 2], [250, 200, 125, 100], [99, 60, 98, 61],
+  ];
+  for (const [w, h, ow, oh] of cases) {
+    for (const filter of ['box', 'bicubic'] as const) {
+      it(`${filter} ${w}x${h} → ${ow}x${oh}`, () => {
+        const img = noise(w, h);
+        const ours = resizePillow(img, ow, oh, filter).data;
+        const want = plainPillowResize(img, ow, oh, filter);
+        let differ = 0;
+        for (let i = 0; i < want.length; i++) if (ours[i] !== want[i]) differ++;
+        expect(differ).toBe(0);
+      });
+    }
+  }
+});

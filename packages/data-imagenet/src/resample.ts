@@ -35,11 +35,15 @@ const FILTERS: Record<ResampleFilter, { fn: (x: number) => number; support: numb
   bicubic: { fn: bicubicFilter, support: 2 },
 };
 
-/** Per-output-pixel taps: source start, tap count, and 22-bit fixed-point weights (`ksize` slots each). */
+/**
+ * Per-output-pixel taps in a uniform layout: `taps` consecutive source pixels from `start[i]`, with 22-bit
+ * fixed-point weights `weights[i * taps ..]`. Pillow's own tap windows (up to `ksize` wide) are padded with
+ * zero weights to a multiple of 4 and shifted to stay inside the source, so the passes can run unrolled by 4;
+ * zero-weight taps add exactly 0, so the sums are unchanged.
+ */
 interface Coefficients {
-  readonly ksize: number;
+  readonly taps: number;
   readonly start: Int32Array;
-  readonly count: Int32Array;
   readonly weights: Int32Array;
 }
 
@@ -55,14 +59,14 @@ function coefficients(inSize: number, outSize: number, filter: ResampleFilter, f
   const filterScale = scale < 1 ? 1 : scale;
   const support = filterSupport * filterScale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(n);
-  const count = new Int32Array(n);
-  const weights = new Int32Array(n * ksize);
   const k = new Float64Array(ksize);
   const ss = 1 / filterScale;
+  const xmins = new Int32Array(n);
+  const counts = new Int32Array(n);
+  const fixed = new Int32Array(n * ksize);
+  let widest = 1;
   for (let i = 0; i < n; i++) {
-    const xx = first + i;
-    const center = (xx + 0.5) * scale;
+    const center = (first + i + 0.5) * scale;
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
     let xmax = Math.trunc(center + support + 0.5);
@@ -74,15 +78,24 @@ function coefficients(inSize: number, outSize: number, filter: ResampleFilter, f
       k[x] = w;
       ww += w;
     }
-    const base = i * ksize;
     for (let x = 0; x < xmax; x++) {
       const w = ww !== 0 ? k[x] / ww : k[x];
-      weights[base + x] = w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
+      fixed[i * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
     }
-    start[i] = xmin;
-    count[i] = xmax;
+    xmins[i] = xmin;
+    counts[i] = xmax;
+    if (xmax > widest) widest = xmax;
   }
-  return { ksize, start, count, weights };
+  const taps = Math.min(inSize, Math.ceil(widest / 4) * 4);
+  const start = new Int32Array(n);
+  const weights = new Int32Array(n * taps);
+  for (let i = 0; i < n; i++) {
+    const s = Math.min(xmins[i], inSize - taps);
+    const shift = xmins[i] - s;
+    start[i] = s;
+    for (let x = 0; x < counts[i]; x++) weights[i * taps + shift + x] = fixed[i * ksize + x];
+  }
+  return { taps, start, weights };
 }
 
 /** Pillow `clip8`: fixed-point sum to a byte. */
@@ -94,26 +107,27 @@ function clip8(v: number): number {
 
 /**
  * Horizontal pass: output rows `0 .. rows-1` come from source rows `y0 ..`; output columns as in `c`.
- * Accumulators stay within int32 (|sum| < 2^31 for 8-bit inputs and normalised weights), so plain JS
- * number arithmetic is exact.
+ * Sums of 8-bit values times normalised 22-bit weights stay far below 2^53, so plain JS number arithmetic
+ * is exact.
  */
 function horizontalPass(src: RgbImage, y0: number, rows: number, c: Coefficients): Uint8Array {
+  if (c.taps === 4) return horizontal4(src, y0, rows, c);
+  if (c.taps === 8) return horizontal8(src, y0, rows, c);
   const outW = c.start.length;
   const out = new Uint8Array(outW * rows * 3);
   const s = src.data;
-  const { start, count, weights, ksize } = c;
+  const { start, weights, taps } = c;
   const inRow = src.width * 3;
   let o = 0;
   for (let yy = 0; yy < rows; yy++) {
     const rowBase = (y0 + yy) * inRow;
     for (let xx = 0; xx < outW; xx++) {
-      const n = count[xx];
-      const kb = xx * ksize;
+      const kb = xx * taps;
       let p = rowBase + start[xx] * 3;
       let r = HALF;
       let g = HALF;
       let b = HALF;
-      for (let t = 0; t < n; t++, p += 3) {
+      for (let t = 0; t < taps; t++, p += 3) {
         const w = weights[kb + t];
         r += s[p] * w;
         g += s[p + 1] * w;
@@ -127,9 +141,74 @@ function horizontalPass(src: RgbImage, y0: number, rows: number, c: Coefficients
   return out;
 }
 
+// The common tap counts (4: BOX halving and upscaling; 8: BICUBIC reductions by up to 2x), column by column
+// with the weights held in locals while the rows stream by.
+
+function horizontal4(src: RgbImage, y0: number, rows: number, c: Coefficients): Uint8Array {
+  const outW = c.start.length;
+  const out = new Uint8Array(outW * rows * 3);
+  const s = src.data;
+  const { start, weights } = c;
+  const inRow = src.width * 3;
+  const outRow = outW * 3;
+  for (let xx = 0; xx < outW; xx++) {
+    const k = xx * 4;
+    const w0 = weights[k];
+    const w1 = weights[k + 1];
+    const w2 = weights[k + 2];
+    const w3 = weights[k + 3];
+    let p = y0 * inRow + start[xx] * 3;
+    for (let yy = 0, o = xx * 3; yy < rows; yy++, p += inRow, o += outRow) {
+      out[o] = clip8(HALF + s[p] * w0 + s[p + 3] * w1 + s[p + 6] * w2 + s[p + 9] * w3);
+      out[o + 1] = clip8(HALF + s[p + 1] * w0 + s[p + 4] * w1 + s[p + 7] * w2 + s[p + 10] * w3);
+      out[o + 2] = clip8(HALF + s[p + 2] * w0 + s[p + 5] * w1 + s[p + 8] * w2 + s[p + 11] * w3);
+    }
+  }
+  return out;
+}
+
+function horizontal8(src: RgbImage, y0: number, rows: number, c: Coefficients): Uint8Array {
+  const outW = c.start.length;
+  const out = new Uint8Array(outW * rows * 3);
+  const s = src.data;
+  const { start, weights } = c;
+  const inRow = src.width * 3;
+  const outRow = outW * 3;
+  for (let xx = 0; xx < outW; xx++) {
+    const k = xx * 8;
+    const w0 = weights[k];
+    const w1 = weights[k + 1];
+    const w2 = weights[k + 2];
+    const w3 = weights[k + 3];
+    const w4 = weights[k + 4];
+    const w5 = weights[k + 5];
+    const w6 = weights[k + 6];
+    const w7 = weights[k + 7];
+    let p = y0 * inRow + start[xx] * 3;
+    for (let yy = 0, o = xx * 3; yy < rows; yy++, p += inRow, o += outRow) {
+      for (let ch = 0; ch < 3; ch++) {
+        const q = p + ch;
+        out[o + ch] = clip8(
+          HALF +
+            s[q] * w0 +
+            s[q + 3] * w1 +
+            s[q + 6] * w2 +
+            s[q + 9] * w3 +
+            s[q + 12] * w4 +
+            s[q + 15] * w5 +
+            s[q + 18] * w6 +
+            s[q + 21] * w7,
+        );
+      }
+    }
+  }
+  return out;
+}
+
 /**
- * Vertical pass over `src` (row stride `srcWidth * 3`), reading `outW` pixels from column `x0`; source rows of
- * output row `i` are `c.start[i] - rowShift ..`.
+ * Vertical pass over `s` (row stride `srcWidth * 3`), reading `outW` pixels from column `x0`; the source rows
+ * of output row `i` start at `c.start[i] - rowShift`. Taps are applied four rows at a time to a float64 row
+ * accumulator (exact, as above).
  */
 function verticalPass(
   s: Uint8Array,
@@ -143,16 +222,31 @@ function verticalPass(
   const n3 = outW * 3;
   const out = new Uint8Array(n3 * outH);
   const acc = new Float64Array(n3);
-  const { start, count, weights, ksize } = c;
+  const { start, weights, taps } = c;
   const stride = srcWidth * 3;
+  const unrolled = taps % 4 === 0;
   for (let yy = 0; yy < outH; yy++) {
+    const kb = yy * taps;
+    const base = (start[yy] - rowShift) * stride + x0 * 3;
     acc.fill(HALF);
-    const kb = yy * ksize;
-    const n = count[yy];
-    let rowBase = (start[yy] - rowShift) * stride + x0 * 3;
-    for (let t = 0; t < n; t++, rowBase += stride) {
-      const w = weights[kb + t];
-      for (let i = 0; i < n3; i++) acc[i] += s[rowBase + i] * w;
+    if (unrolled) {
+      for (let t = 0; t < taps; t += 4) {
+        const r0 = base + t * stride;
+        const r1 = r0 + stride;
+        const r2 = r1 + stride;
+        const r3 = r2 + stride;
+        const w0 = weights[kb + t];
+        const w1 = weights[kb + t + 1];
+        const w2 = weights[kb + t + 2];
+        const w3 = weights[kb + t + 3];
+        for (let i = 0; i < n3; i++) acc[i] += s[r0 + i] * w0 + s[r1 + i] * w1 + s[r2 + i] * w2 + s[r3 + i] * w3;
+      }
+    } else {
+      for (let t = 0; t < taps; t++) {
+        const r = base + t * stride;
+        const w = weights[kb + t];
+        for (let i = 0; i < n3; i++) acc[i] += s[r + i] * w;
+      }
     }
     const o = yy * n3;
     for (let i = 0; i < n3; i++) out[o + i] = clip8(acc[i]);
@@ -185,7 +279,7 @@ export function resizePillow(
   const vert = needVertical ? coefficients(img.height, outHeight, filter, y, height) : undefined;
   // Source rows the output needs: those the vertical taps read, or the region's rows when there is no vertical pass.
   const rowFirst = vert ? vert.start[0] : y;
-  const rowEnd = vert ? vert.start[height - 1] + vert.count[height - 1] : y + height;
+  const rowEnd = vert ? vert.start[height - 1] + vert.taps : y + height;
 
   if (needHorizontal) {
     const horiz = coefficients(img.width, outWidth, filter, x, width);
