@@ -1,5 +1,7 @@
 import type { Command } from '../command';
 import { convert } from './convert';
 import { inspect } from './inspect';
+import { sampleCommand } from './sample';
+import { decodeCommand, encodeCommand, reconstructCommand } from './autoencode';
 
-export const commands: Command[] = [convert, inspect] as Command[];
+export const commands: Command[] = [convert, inspect, sampleCommand, encodeCommand, decodeCommand, reconstructCommand] as Command[];

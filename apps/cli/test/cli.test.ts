@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readPngText } from '@svg/data-imagenet';
+import { fixturesDir } from '../../../tools/testing/fixtures';
+
+// These tests run the built command (dist/main.js) as a user would, on real files.
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const main = join(root, 'apps/cli/dist/main.js');
+const work = mkdtempSync(join(tmpdir(), 'svg-cli-'));
+const photos = '/usr/lib/python3/dist-packages/skimage/data';
+const tiny = { dit: join(work, 'dit.safetensors'), ae: join(work, 'autoencoder.safetensors'), config: join(root, 'configs/tiny/autoencoder.yaml') };
+
+function svg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [main, ...args], { cwd: work, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  expect(existsSync(main), 'build the CLI first (npx tsup)').toBe(true);
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [join(root, 'tools/make-tiny-checkpoints.mjs'), work], (e) => (e ? reject(e) : resolve())),
+  );
+});
+
+describe('svg', () => {
+  it('lists its commands, and each has help with examples', async () => {
+    const help = await svg('--help');
+    expect(help.code).toBe(0);
+    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct']) expect(help.stdout).toContain(c);
+    const sampleHelp = await svg('sample', '--help');
+    expect(sampleHelp.stdout).toMatch(/examples:\n {2}svg sample/);
+    expect((await svg()).code).toBe(2);
+    const unknown = await svg('smaple');
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct)']);
+  });
+
+  it('converts an official DiT checkpoint ({"ema": ...}) to safetensors and recognises it', async () => {
+    const out = join(work, 'dit-ema.safetensors');
+    const conv = await svg('convert', join(fixturesDir(), 'checkpoints/dit_ema_step.pt'), out);
+    expect(conv.code).toBe(0);
+    const info = await svg('inspect', out);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toContain('y_embedder.embedding_table.weight');
+    expect(info.stdout).toMatch(/model: SVG DiT/);
+  });
+
+  it('samples end to end: a PNG grid with metadata and one PNG per image', async () => {
+    const r = await svg('sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--config', tiny.config, '--class-names', 'golden retriever,tabby cat',
+      '--steps', '3', '--seed', '5', '--out', 'grid.png', '--out-dir', 'images', '--backend', 'wasm');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/backend: wasm/);
+    const grid = readFileSync(join(work, 'grid.png'));
+    const meta = await sharp(grid).metadata();
+    expect([meta.width, meta.height]).toEqual([2 * 258 + 2, 258 + 2]);
+    const text = readPngText(grid);
+    expect(text).toMatchObject({ classes: '207,281', seed: '5', steps: '3', cfg: '4', sampler: 'euler', shift: '0.15' });
+    const files = readdirSync(join(work, 'images')).sort();
+    expect(files).toEqual(['000_class207_seed5.png', '001_class281_seed6.png']);
+    const one = readFileSync(join(work, 'images', files[1]));
+    expect(readPngText(one)).toMatchObject({ class: '281 tabby', seed: '6' });
+    const { data } = await sharp(one).raw().toBuffer({ resolveWithObject: true });
+    expect(new Set(data).size).toBeGreaterThan(32);
+  });
+
+  it('encodes, decodes and reconstructs real photographs', async () => {
+    const images = [join(photos, 'astronaut.png'), join(photos, 'coffee.png')];
+    const ae = ['--autoencoder', tiny.ae, '--config', tiny.config];
+    const enc = await svg('encode', ...images, ...ae, '--out', 'lat.safetensors');
+    expect(enc.code, enc.stderr).toBe(0);
+    expect(enc.stdout).toContain('latents [2, 16, 16, 392]');
+    const dec = await svg('decode', 'lat.safetensors', ...ae, '--out', 'decoded');
+    expect(dec.code, dec.stderr).toBe(0);
+    expect(readdirSync(join(work, 'decoded')).sort()).toEqual(['000.png', '001.png']);
+    const rec = await svg('reconstruct', ...images, ...ae, '--out', 'recon');
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.stdout).toMatch(/astronaut.png: PSNR \d+\.\d\d dB/);
+  });
+
+  it('answers bad input with one line and exit code 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],
+      [['inspect', '/etc/hostname'], /^svg: \/etc\/hostname: .*not a safetensors, torch zip or torch legacy/],
+      [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--class-names', 'golden retriver'], /did you mean: golden retriever \(207/],
+      [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--classes', '1000'], /class index 1000 out of range/],
+      [['sample', '--autoencoder', tiny.ae], /^svg: missing --dit/],
+      [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--sampler', 'magic'], /--sampler must be one of euler, heun/],
+      [['sample', '--dit', tiny.ae, '--autoencoder', tiny.ae, '--config', tiny.config, '--classes', '1'], /cannot load the DiT/],
+      [['encode', '/etc/hostname', '--autoencoder', tiny.ae, '--config', tiny.config], /not a readable image/],
+      [['sample', '--steps', 'many'], /--steps must be an integer/],
+      [['sample', '--bogus'], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await svg(...args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:') && !l.startsWith('loaded '));
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(message);
+    }
+  });
+});
