@@ -2,7 +2,10 @@
  * DiT configuration: the upstream constructor's arguments (`models/models_SVG.py::DiT`) in camelCase.
  */
 export interface DiTConfig {
-  /** Latent grid side. Ignored by the model, exactly as upstream (the grid is fixed at 16×16 = 256 tokens). */
+  /**
+   * Latent grid side: the model takes `inputSize²` tokens (16 → 256 for SVG). Upstream ignores it and hard-codes
+   * 16 (defect D11); we honour it, which is the same for every official config, and lets small models use small grids.
+   */
   inputSize: number;
   /** Only widens the final layer to `patchSize² · outChannels` (upstream never patchifies). SVG uses 1. */
   patchSize: number;
@@ -62,8 +65,13 @@ export const DIT_PRESETS: Readonly<Record<DiTPresetName, Readonly<DiTConfig>>> =
   XL: SVG_DIT_XL,
 });
 
-/** Number of tokens the model accepts: upstream hard-codes a 16×16 grid (defect D11). */
+/** Number of tokens of SVG's 16×16 latent grid (256×256 images); a model takes `inputSize²` (see {@link numTokens}). */
 export const NUM_TOKENS = 256;
+
+/** Tokens a model of this config takes: `inputSize²`. */
+export function numTokens(config: Pick<DiTConfig, 'inputSize'>): number {
+  return config.inputSize * config.inputSize;
+}
 /** Width of the sinusoidal timestep features. */
 export const FREQUENCY_EMBEDDING_SIZE = 256;
 

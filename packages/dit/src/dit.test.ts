@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { read, useBackend } from '../../../tools/testing/backends';
 import { DiT, GatedMlp, createDiT, sinCosPositionTable } from './index';
 
-// A model small enough for finite differences: 256 tokens are fixed by the architecture.
+// A model small enough for finite differences (at the SVG grid of 256 tokens).
 const TINY = { inChannels: 4, hiddenSize: 16, depth: 2, numHeads: 2, numClasses: 5 } as const;
 const rng = new SeededRandom(3);
 const randn = (shape: number[], std = 1) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
@@ -244,5 +244,21 @@ describe('DiT training on wasm', () => {
       const diff = Math.max(...got.grads.get(name)!.map((v, i) => Math.abs(v - g[i])));
       expect(diff / scale, name).toBeLessThan(1e-3);
     }
+  });
+});
+
+describe('grid size (inputSize)', () => {
+  it('takes inputSize² tokens with a matching sin-cos table, and loads back with the grid inferred', async () => {
+    const { createDiT: create, loadDiT: load, sinCosPositionTable: table } = await import('./index');
+    const { stateDict } = await import('@svg/nn');
+    const model = create({ inputSize: 4, hiddenSize: 32, depth: 1, numHeads: 2, numClasses: 3 });
+    expect(model.numTokens).toBe(16);
+    expect(Array.from(await model.posEmbed.value.data())).toEqual(Array.from(Float32Array.from(table(32, 4))));
+    const out = model.forward(tf.zeros([2, 16, 392]) as tf.Tensor3D, [0.5, 0.1], [0, 2]);
+    expect(out.shape).toEqual([2, 16, 784]);
+    expect(() => model.forward(tf.zeros([1, 256, 392]) as tf.Tensor3D, [0.5], [0])).toThrow(/x must be \[B, 16, 392\]/);
+    const loaded = load(await stateDict(model));
+    expect(loaded.config.inputSize).toBe(4);
+    tf.dispose(out);
   });
 });

@@ -5,7 +5,7 @@ import {
   type DiTConfig,
   type DiTConfigInput,
   type DiTPresetName,
-  NUM_TOKENS,
+  numTokens,
   labelTableSize,
   mlpHiddenSize,
   outputWidth,
@@ -44,7 +44,7 @@ export class DiT extends Module {
     this.config = c;
     const D = c.hiddenSize;
     // Registration order = upstream state_dict order.
-    this.posEmbed = this.buffer('pos_embed', [1, NUM_TOKENS, D], (shape) => tf.tensor(sinCosPositionTable(D, 16), shape));
+    this.posEmbed = this.buffer('pos_embed', [1, numTokens(c), D], (shape) => tf.tensor(sinCosPositionTable(D, c.inputSize), shape));
     this.tEmbedder = this.child('t_embedder', new TimestepEmbedder(D));
     this.yEmbedder = this.child('y_embedder', new LabelEmbedder(c.numClasses, D, c.classDropoutProb));
     const blockOptions = { qkNorm: c.qkNorm, mlpHidden: mlpHiddenSize(c), useSwiglu: c.useSwiglu };
@@ -54,6 +54,11 @@ export class DiT extends Module {
     );
     this.ln1 = this.child('ln1', new Linear(c.inChannels, D));
     this.finalLayer = this.child('final_layer', new FinalLayer(D, outputWidth(c)));
+  }
+
+  /** Tokens per sample: `inputSize²` (256 for SVG). */
+  get numTokens(): number {
+    return numTokens(this.config);
   }
 
   /** Output channels per token (`patchSize² · inChannels · (learnSigma ? 2 : 1)`); velocity = the first `inChannels`. */
@@ -72,8 +77,8 @@ export class DiT extends Module {
    */
   forward(x: tf.Tensor3D, t: BatchValues, y: BatchValues, options: DiTForwardOptions = {}): tf.Tensor3D {
     const [B, T, C] = x.shape;
-    if (x.rank !== 3 || T !== NUM_TOKENS || C !== this.config.inChannels) {
-      throw new Error(`DiT.forward: x must be [B, ${NUM_TOKENS}, ${this.config.inChannels}], got [${x.shape}]`);
+    if (x.rank !== 3 || T !== this.numTokens || C !== this.config.inChannels) {
+      throw new Error(`DiT.forward: x must be [B, ${this.numTokens}, ${this.config.inChannels}], got [${x.shape}]`);
     }
     checkBatch('t', t, B);
     checkBatch('y', y, B);
@@ -104,7 +109,7 @@ export class DiT extends Module {
   initializeWeights(seed?: number): this {
     if (seed !== undefined) setInitSeed(seed);
     for (const [name, p] of this.namedParameters()) {
-      const initializer = upstreamInitializer(name, p, this.config.hiddenSize);
+      const initializer = upstreamInitializer(name, p, this.config);
       p.set(tf.tidy(() => initializer(p.shape)));
     }
     return this;
@@ -122,8 +127,8 @@ export class DiT extends Module {
 
 const NORMAL_002 = new Set(['y_embedder.embedding_table.weight', 't_embedder.mlp.0.weight', 't_embedder.mlp.2.weight']);
 
-function upstreamInitializer(name: string, p: Parameter, hiddenSize: number): Initializer {
-  if (name === 'pos_embed') return (shape) => tf.tensor(sinCosPositionTable(hiddenSize, 16), shape);
+function upstreamInitializer(name: string, p: Parameter, config: DiTConfig): Initializer {
+  if (name === 'pos_embed') return (shape) => tf.tensor(sinCosPositionTable(config.hiddenSize, config.inputSize), shape);
   if (name.includes('adaLN_modulation.') || name.startsWith('final_layer.linear.')) return init.zeros;
   if (NORMAL_002.has(name)) return init.normal(0.02);
   if (p.layout === 'linear') return init.xavierUniform(p.shape[0], p.shape[1]); // stored [in, out]

@@ -9,6 +9,7 @@ export {
   DIT_PRESETS,
   FREQUENCY_EMBEDDING_SIZE,
   NUM_TOKENS,
+  numTokens,
   SVG_DIT_XL,
   configFromUpstream,
   forwardFlops,

@@ -36,7 +36,10 @@ export function inferDiTConfig(stateDict: StateDictLike, given: DiTConfigInput =
   if (numHeads === undefined) {
     throw new Error(`cannot infer numHeads of a DiT without qk-norm and hidden size ${hiddenSize}: pass it in the config`);
   }
+  const posTokens = sd.get('pos_embed')?.shape[1] ?? 256;
+  if (!isSquare(posTokens)) throw new Error(`pos_embed has ${posTokens} tokens: not a square grid`);
   const inferred: DiTConfigInput = {
+    inputSize: Math.round(Math.sqrt(posTokens)),
     inChannels,
     hiddenSize,
     depth,

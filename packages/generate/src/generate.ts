@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type DiT, NUM_TOKENS } from '@svg/dit';
+import type { DiT } from '@svg/dit';
 import { type LatentStats, type SolverName, SAMPLE_DEFAULTS, denormalizeLatent, sample, seededNormal } from '@svg/flow';
 
 /** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
@@ -60,7 +60,7 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
   for (const c of classes) {
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`class index ${c} is outside 0..${numClasses - 1}`);
   }
-  const tokens = NUM_TOKENS;
+  const tokens = dit.numTokens;
   const side = Math.round(Math.sqrt(tokens));
   const noise = tf.tidy(() => tf.concat(classes.map((_, i) => seededNormal([1, tokens, inChannels], seed + i)), 0));
   const y = tf.tensor1d(classes, 'int32');
