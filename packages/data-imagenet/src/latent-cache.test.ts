@@ -76,6 +76,7 @@ describe('latent cache', () => {
     const again = await writeLatentCache(options);
     expect(again).toEqual(index);
     expect(calls.reduce((a, b) => a + b, 0)).toBe(2 * 12);
+    await expect(writeLatentCache({ ...options, flips: false })).rejects.toThrow(/shard-00000.safetensors" was written with other settings/);
   });
 
   it('serves shuffled, sharded, resumable batches choosing mirrored latents at random', async () => {

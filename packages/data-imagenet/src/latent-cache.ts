@@ -39,7 +39,10 @@ export interface WriteLatentCacheOptions {
   layout?: Layout;
   /** Also encode each image mirrored (for `RandomHorizontalFlip` on cached latents). Default true. */
   flips?: boolean;
-  /** Dataset samples per shard file. Default 1024. */
+  /**
+   * Dataset samples per shard file. Default 256 (a shard is assembled in memory: for SVG's `[392, 16, 16]`
+   * latents with flips that is ≈ 200 MB).
+   */
   shardSize?: number;
   /** Decoding worker threads (0: calling thread). Default min(2, cores). */
   workers?: number;
@@ -117,13 +120,18 @@ export async function writeLatentCache(options: WriteLatentCacheOptions): Promis
   const normalization = options.normalization ?? 'imagenet';
   const layout = options.layout ?? 'nchw';
   const flips = options.flips ?? true;
-  const shardSize = options.shardSize ?? 1024;
+  const shardSize = options.shardSize ?? 256;
   const total = dataset.samples.length;
   if (total === 0) throw new Error(`dataset "${dataset.root}" has no images`);
+  for (const [name, v] of Object.entries({ batchSize, imageSize: size, shardSize })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+  }
   await mkdir(dir, { recursive: true });
   const workers = options.workers ?? Math.min(2, availableParallelism());
   const pool = workers > 0 ? new WorkerPool(workers, options.workerScript) : undefined;
   const per = 3 * size * size;
+  // Written into every shard; a resumed run must match it.
+  const settings = JSON.stringify({ samples: total, shardSize, latentShape, flips, imageSize: size, normalization, layout, batchSize });
   const shards: LatentCacheIndex['shards'] = [];
   const skipped: LatentCacheIndex['skipped'] = [];
   let processed = 0;
@@ -151,6 +159,12 @@ export async function writeLatentCache(options: WriteLatentCacheOptions): Promis
       const end = Math.min(total, first + shardSize);
       if (await exists(path)) {
         const { metadata } = await readShardHeader(path);
+        if (metadata.settings !== settings) {
+          throw new Error(
+            `"${path}" was written with other settings (${metadata.settings ?? 'unknown'}; now ${settings}): ` +
+              'use another folder or delete the old shards',
+          );
+        }
         const prior = JSON.parse(metadata.skipped ?? '[]') as LatentCacheIndex['skipped'];
         shards.push({ file, count: end - first - prior.length });
         skipped.push(...prior);
@@ -201,7 +215,12 @@ export async function writeLatentCache(options: WriteLatentCacheOptions): Promis
       if (latentsFlipped) {
         tensors.latents_flipped = { dtype: 'F32', shape: [n, ...latentShape], data: latentsFlipped.subarray(0, n * latentSize) };
       }
-      const bytes = writeSafetensors(tensors, { format: FORMAT, version: String(VERSION), skipped: JSON.stringify(shardSkipped) });
+      const bytes = writeSafetensors(tensors, {
+        format: FORMAT,
+        version: String(VERSION),
+        settings,
+        skipped: JSON.stringify(shardSkipped),
+      });
       await writeFile(`${path}.tmp`, bytes);
       await rename(`${path}.tmp`, path);
       shards.push({ file, count: n });

@@ -174,6 +174,8 @@ describe('ImageLoader', () => {
     expect(() => new ImageLoader({ dataset: ds, batchSize: 0, workers: 0 })).toThrow(/batchSize/);
     expect(() => new ImageLoader({ dataset: ds, batchSize: 4, rank: 3, worldSize: 2, workers: 0 })).toThrow(/rank/);
     expect(() => new ImageLoader({ dataset: ds, batchSize: 4, format: 'uint8', layout: 'nchw', workers: 0 })).toThrow(/nhwc/);
+    expect(() => new ImageLoader({ dataset: ds, batchSize: 4, imageSize: 0, workers: 0 })).toThrow(/imageSize/);
+    expect(() => new ImageLoader({ dataset: ds, batchSize: 4, flipProbability: 2, workers: 0 })).toThrow(/flipProbability/);
     const l = new ImageLoader({ dataset: ds, batchSize: 4, workers: 0 });
     await expect(l.epoch(0, 10_000).next()).rejects.toThrow(/resume index/);
   });

@@ -117,10 +117,16 @@ export class ImageLoader {
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.imageSize = options.imageSize ?? 256;
+    if (!Number.isInteger(this.imageSize) || this.imageSize < 1) throw new Error(`imageSize must be a positive integer, got ${this.imageSize}`);
     this.format = options.format ?? 'imagenet';
+    if (!['imagenet', 'signed', 'unit', 'uint8'].includes(this.format)) {
+      throw new Error(`unknown format "${this.format}" (expected imagenet, signed, unit or uint8)`);
+    }
     this.layout = options.layout ?? (this.format === 'uint8' ? 'nhwc' : 'nchw');
+    if (this.layout !== 'nchw' && this.layout !== 'nhwc') throw new Error(`unknown layout "${this.layout}" (expected nchw or nhwc)`);
     if (this.format === 'uint8' && this.layout !== 'nhwc') throw new Error('uint8 batches are [B, S, S, 3]: use layout "nhwc"');
     this.flipProbability = options.flipProbability ?? 0.5;
+    if (!(this.flipProbability >= 0 && this.flipProbability <= 1)) throw new Error(`flipProbability must be in [0, 1], got ${this.flipProbability}`);
     this.dropLast = options.dropLast ?? true;
     this.prefetch = Math.max(1, options.prefetch ?? 2);
     this.shard = {
