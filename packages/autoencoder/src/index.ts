@@ -26,3 +26,17 @@ export { type DecoderConfig, LdmDecoder, ResnetBlock, AttnBlock, Upsample } from
 export { type ResidualVitConfig, RESIDUAL_VIT_DEFAULTS, ResidualVit } from './residual-vit';
 export { matchDistribution, detach } from './match-distribution';
 export { type LoadSvgAutoencoderOptions, loadSvgAutoencoder } from './load';
+export { Lpips } from './lpips';
+export { BatchNorm2d, type DiscriminatorOptions, NLayerDiscriminator } from './discriminator';
+export {
+  type SvgLossConfig,
+  type GeneratorLossArgs,
+  type DiscriminatorLossArgs,
+  type LossResult,
+  LpipsWithDiscriminator,
+  adoptWeight,
+  hingeDLoss,
+  vanillaDLoss,
+  adaptiveWeight,
+  convWeightGradient,
+} from './loss';

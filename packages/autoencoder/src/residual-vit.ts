@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv2d, Dropout, LayerNorm, Linear, Module, type Parameter, gelu, init } from '@svg/nn';
+import { Container } from './container';
 
 /** Shape of the residual ("extra") ViT: torchvision `VisionTransformer` as `create_small_vit_s` builds it. */
 export interface ResidualVitConfig {
@@ -118,7 +119,7 @@ class VitEncoder extends Module {
     super();
     this.posEmbedding = this.param('pos_embedding', [1, seqLength, c.hiddenDim], init.normal(0.02));
     this.drop = this.child('drop', new Dropout(c.dropout));
-    const container = this.child('layers', new LayerList());
+    const container = this.child('layers', new Container());
     this.layers = Array.from({ length: c.numLayers }, (_, i) => container.add(`encoder_layer_${i}`, new EncoderBlock(c)));
     this.ln = this.child('ln', new LayerNorm(c.hiddenDim, { eps: 1e-6 }));
   }
@@ -132,12 +133,6 @@ class VitEncoder extends Module {
   }
 }
 
-/** An `nn.Sequential` of named children (torchvision's `OrderedDict` of `encoder_layer_{i}`). */
-class LayerList extends Module {
-  add<M extends Module>(name: string, m: M): M {
-    return this.child(name, m);
-  }
-}
 
 /** The replaced head: `Sequential(Linear(d, d), GELU, Linear(d, output_dim))` with keys `heads.0` / `heads.2`. */
 class Heads extends Module {
