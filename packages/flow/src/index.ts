@@ -35,4 +35,5 @@ export {
   denormalizeLatent,
   base64ToBytes,
 } from './normalization';
-export { type SeedLike, SeededRandom, seededNormal, seededUniform } from './random';
+// Seeded host noise lives in @svg/nn; re-exported because sampling code always needs it.
+export { type SeedLike, SeededRandom, seededNormal, seededUniform } from '@svg/nn';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClose, loadFixture } from '../../../tools/testing/fixtures';
 import { rectifiedFlowLoss, shiftTensor } from './loss';
-import { SeededRandom } from './random';
+import { SeededRandom } from '@svg/nn';
 import { referenceDit } from './testing/reference-dit';
 import { toTensor, useCpu } from './testing/setup';
 

@@ -2,7 +2,7 @@
  * The rectified-flow training objective (reference `RectifiedFlow.forward`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededRandom } from './random';
+import { SeededRandom } from '@svg/nn';
 import { evalVelocity, type VelocityFn } from './velocity';
 
 /** Options of {@link rectifiedFlowLoss}. */

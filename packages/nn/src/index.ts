@@ -4,7 +4,7 @@ export { Module, Parameter, type Initializer, type ParameterOptions, type TorchL
 export { loadStateDict, stateDict, StateDictMismatchError, type LoadStateDictOptions, type LoadStateDictResult } from './state-dict';
 export * as init from './init';
 export { setInitSeed } from './init';
-export { SeededRandom } from './random';
+export { type SeedLike, SeededRandom, seededNormal, seededUniform } from './random';
 export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo, type InitBackendOptions } from './backend';
 export { gelu, geluTanh, silu, activation, type Activation } from './layers/activations';
 export { Linear, type LinearOptions } from './layers/linear';

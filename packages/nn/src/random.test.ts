@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom, seededNormal, seededUniform } from './random';
-import { useCpu } from './testing/setup';
+import '@tensorflow/tfjs-backend-cpu';
 
-beforeAll(useCpu);
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
 
 describe('SeededRandom', () => {
   it('is deterministic per seed and differs across seeds', () => {
@@ -80,3 +82,19 @@ describe('seededNormal / seededUniform', () => {
 
 const PINNED_UINT32 = [3809008728, 1133695204, 53579671];
 const PINNED_NORMAL = [0.12177618592977524, 0.4934249222278595, -0.5381877422332764, 1.6753298044204712];
+
+describe('SeededRandom state', () => {
+  it('restores exactly, mid-way through a pair of normals', () => {
+    const r = new SeededRandom(9);
+    r.normal();
+    const state = r.getState();
+    const next = r.normalArray(5, 1, 2);
+    const s = new SeededRandom(123);
+    s.setState(state);
+    expect(s.normalArray(5, 1, 2)).toEqual(next);
+    expect(r.int(10)).toBe(s.int(10));
+    const u = s.uniformArray(1000, -3, -1);
+    expect(Math.min(...u)).toBeGreaterThanOrEqual(-3);
+    expect(Math.max(...u)).toBeLessThan(-1);
+  });
+});
