@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +34,12 @@ describe('svg', () => {
   it('lists its commands, and each has help with examples', async () => {
     const help = await svg('--help');
     expect(help.code).toBe(0);
-    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct']) expect(help.stdout).toContain(c);
+    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct', 'stats']) expect(help.stdout).toContain(c);
     const sampleHelp = await svg('sample', '--help');
     expect(sampleHelp.stdout).toMatch(/examples:\n {2}svg sample/);
     expect((await svg()).code).toBe(2);
     const unknown = await svg('smaple');
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct)']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct, stats)']);
   });
 
   it('converts an official DiT checkpoint ({"ema": ...}) to safetensors and recognises it', async () => {
@@ -49,7 +49,8 @@ describe('svg', () => {
     const info = await svg('inspect', out);
     expect(info.code).toBe(0);
     expect(info.stdout).toContain('y_embedder.embedding_table.weight');
-    expect(info.stdout).toMatch(/model: SVG DiT/);
+    expect(info.stdout).toMatch(/model: SVG DiT \(hidden 32, depth 1, 2 heads, 10 classes, 16×16 tokens of 8\)/);
+    expect((await svg('inspect', tiny.ae)).stdout).toMatch(/model: SVG autoencoder \(decoder \+ DINOv3 encoder \+ residual ViT\)/);
   });
 
   it('samples end to end: a PNG grid with metadata and one PNG per image', async () => {
@@ -84,6 +85,18 @@ describe('svg', () => {
     expect(rec.stdout).toMatch(/astronaut.png: PSNR \d+\.\d\d dB/);
   });
 
+  it('computes latent statistics over an image folder in the official layout', async () => {
+    const folder = join(work, 'folder');
+    for (const [cls, photo] of [['a', 'astronaut.png'], ['a', 'coffee.png'], ['b', 'chelsea.png']]) {
+      mkdirSync(join(folder, cls), { recursive: true });
+      copyFileSync(join(photos, photo), join(folder, cls, photo));
+    }
+    const r = await svg('stats', folder, '--autoencoder', tiny.ae, '--config', tiny.config, '--batch', '2', '--out', 'stats.safetensors');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('392 channels over 3 images');
+    expect((await svg('inspect', 'stats.safetensors')).stdout).toMatch(/dinov3_sp_std +F32 +\[1, 1, 392\][\s\S]*model: SVG latent statistics/);
+  });
+
   it('answers bad input with one line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],
@@ -96,6 +109,7 @@ describe('svg', () => {
       [['encode', '/etc/hostname', '--autoencoder', tiny.ae, '--config', tiny.config], /not a readable image/],
       [['sample', '--steps', 'many'], /--steps must be an integer/],
       [['sample', '--bogus'], /Unknown option '--bogus'/],
+      [['stats', join(work, 'no-such-folder'), '--autoencoder', tiny.ae], /does not exist/],
     ];
     for (const [args, message] of cases) {
       const r = await svg(...args);

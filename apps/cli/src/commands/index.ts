@@ -2,6 +2,7 @@ import type { Command } from '../command';
 import { convert } from './convert';
 import { inspect } from './inspect';
 import { sampleCommand } from './sample';
+import { statsCommand } from './stats';
 import { decodeCommand, encodeCommand, reconstructCommand } from './autoencode';
 
-export const commands: Command[] = [convert, inspect, sampleCommand, encodeCommand, decodeCommand, reconstructCommand] as Command[];
+export const commands: Command[] = [convert, inspect, sampleCommand, encodeCommand, decodeCommand, reconstructCommand, statsCommand] as Command[];

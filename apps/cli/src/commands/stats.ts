@@ -1,0 +1,57 @@
+import { ChannelStatsAccumulator, type Sample } from '@svg/data-imagenet';
+import { scanImageFolder, writeStatsFile } from '@svg/data-imagenet/node';
+import { startBackend } from '../backend';
+import { CliError } from '../cli-error';
+import { backendHelp, backendOption, defineCommand, intOption } from '../command';
+import { encoderImageSize, readImages } from '../images';
+import { autoencoderHelp, autoencoderOptions, loadAutoencoderOption } from '../models';
+import { ProgressBar } from '../progress';
+
+export const statsCommand = defineCommand({
+  name: 'stats',
+  summary: 'per-channel latent mean/std over an image folder (the official dinov3_sp_stats layout)',
+  usage: 'svg stats <image-folder> --autoencoder <ckpt> [--config <yaml>] [--dinov3 <weights>] --out stats.safetensors',
+  examples: ['svg stats imagenet/train --autoencoder svg-autoencoder.safetensors --limit 10000 --out stats.safetensors'],
+  options: { ...autoencoderOptions, out: { type: 'string', default: 'stats.safetensors' }, batch: { type: 'string', default: '8' }, limit: { type: 'string' }, ...backendOption },
+  optionHelp: {
+    ...autoencoderHelp,
+    out: 'output safetensors (dinov3_sp_mean, dinov3_sp_std: float32 [1, 1, C])',
+    batch: 'images per encoder call (default 8)',
+    limit: 'use at most this many images (spread evenly over the folder)',
+    ...backendHelp,
+  },
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new CliError('expected one image folder (see: svg stats --help)');
+    const batch = intOption(values, 'batch', 1, 1024)!;
+    const limit = intOption(values, 'limit', 1);
+    let samples: readonly Sample[];
+    try {
+      samples = (await scanImageFolder(positionals[0])).samples;
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+    if (limit !== undefined && limit < samples.length) {
+      const step = samples.length / limit;
+      const all = samples;
+      samples = Array.from({ length: limit }, (_, i) => all[Math.floor(i * step)]);
+    }
+    await startBackend(values.backend);
+    const ae = await loadAutoencoderOption(values, 'stats');
+    const size = encoderImageSize(ae);
+    let acc: ChannelStatsAccumulator | undefined;
+    const bar = new ProgressBar('encoding', samples.length, 'img');
+    for (let start = 0; start < samples.length; start += batch) {
+      const paths = samples.slice(start, start + batch).map((s) => s.path);
+      const { batch: images } = await readImages(paths, size);
+      const latents = ae.encode(images);
+      images.dispose();
+      acc ??= new ChannelStatsAccumulator(latents.shape.slice(1), 2);
+      acc.add((await latents.data()) as Float32Array, paths.length);
+      latents.dispose();
+      bar.update(start + paths.length);
+    }
+    const stats = acc!.result();
+    await writeStatsFile(values.out as string, stats, { images: String(samples.length), source: positionals[0] });
+    console.log(`wrote ${values.out}: mean/std of ${stats.mean.length} channels over ${samples.length} images`);
+  },
+});
