@@ -1,0 +1,111 @@
+/**
+ * The page's settings: what the controls hold, their defaults (those of the SVG sampling script), validation,
+ * and persistence in localStorage so a reload keeps them (and the model URLs).
+ */
+import { type ClassInfo, findClass, imagenetClasses } from '@svg/data-imagenet';
+import { SAMPLE_DEFAULTS, SOLVERS, type SolverName, parseCfgMode } from '@svg/flow';
+
+export interface Settings {
+  /** ImageNet class index. */
+  classIndex: number;
+  count: number;
+  steps: number;
+  cfg: number;
+  cfgMode: string;
+  sampler: SolverName;
+  shift: number;
+  seed: number;
+  preview: boolean;
+  previewEvery: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  classIndex: 207, // golden retriever
+  count: 1,
+  steps: SAMPLE_DEFAULTS.steps,
+  cfg: SAMPLE_DEFAULTS.cfg,
+  cfgMode: SAMPLE_DEFAULTS.cfgMode,
+  sampler: SAMPLE_DEFAULTS.mode,
+  shift: SAMPLE_DEFAULTS.shift,
+  seed: 0,
+  preview: false,
+  previewEvery: 5,
+});
+
+export const SOLVER_NAMES = Object.keys(SOLVERS) as SolverName[];
+export const CFG_MODE_EXAMPLES = ['constant', 'late', 'linear', 'early-0.5', 'cfg_star-1-0.5'];
+export const MAX_IMAGES = 16;
+export const MAX_SEED = 2 ** 31 - 1;
+
+/** The URL-field texts of the model slots (a URL, `cache:<name>`, or empty). */
+export interface ModelSources {
+  dit: string;
+  decoder: string;
+  config: string;
+  stats: string;
+}
+
+const SETTINGS_KEY = 'svg-sampler-settings';
+const SOURCES_KEY = 'svg-sampler-models';
+
+/** How a class appears in the class field: "207 golden retriever". */
+export function classLabel(c: ClassInfo): string {
+  return `${c.index} ${c.name}`;
+}
+
+/** The class typed in the class field: "207", "golden retriever" or "207 golden retriever". */
+export function parseClass(text: string): ClassInfo {
+  const t = text.trim();
+  const m = /^(\d+)\s+(.*)$/.exec(t);
+  if (m && Number(m[1]) < imagenetClasses().length) return imagenetClasses()[Number(m[1])];
+  return findClass(/^\d+$/.test(t) ? Number(t) : t);
+}
+
+/** Checks every field; the message names the field and what it needs. */
+export function validateSettings(s: Settings): string | null {
+  const intIn = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
+  if (!intIn(s.classIndex, 0, 999)) return 'class must be one of the 1000 ImageNet classes';
+  if (!intIn(s.count, 1, MAX_IMAGES)) return `number of images must be 1 to ${MAX_IMAGES}`;
+  if (!intIn(s.steps, 1, 1000)) return 'steps must be an integer from 1 to 1000';
+  if (!Number.isFinite(s.cfg) || s.cfg < 0) return 'CFG scale must be a number ≥ 0';
+  if (!Number.isFinite(s.shift) || s.shift <= 0) return 'timestep shift must be a number > 0';
+  if (!intIn(s.seed, 0, MAX_SEED)) return `seed must be an integer from 0 to ${MAX_SEED}`;
+  if (!SOLVER_NAMES.includes(s.sampler)) return `sampler must be one of ${SOLVER_NAMES.join(', ')}`;
+  if (!intIn(s.previewEvery, 1, 1000)) return 'preview interval must be a whole number of steps ≥ 1';
+  try {
+    parseCfgMode(s.cfgMode);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+}
+
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 1_000_000);
+}
+
+function load<T extends object>(key: string, defaults: T): T {
+  try {
+    const saved = JSON.parse(localStorage.getItem(key) ?? '{}') as Partial<T>;
+    const out = { ...defaults };
+    for (const k of Object.keys(defaults) as (keyof T)[]) {
+      if (saved[k] !== undefined && typeof saved[k] === typeof defaults[k]) out[k] = saved[k] as T[keyof T];
+    }
+    return out;
+  } catch {
+    return { ...defaults };
+  }
+}
+
+function save(key: string, value: object): void {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // storage full or disabled: settings are simply not remembered
+  }
+}
+
+export const loadSettings = (): Settings => load(SETTINGS_KEY, DEFAULT_SETTINGS as Settings);
+export const saveSettings = (s: Settings): void => save(SETTINGS_KEY, s);
+export const loadSources = (): ModelSources => load(SOURCES_KEY, { dit: '', decoder: '', config: '', stats: '' });
+export const saveSources = (s: ModelSources): void => save(SOURCES_KEY, s);
