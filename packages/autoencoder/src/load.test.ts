@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { stateDict } from '@svg/nn';
-import { type RawTensor, toFloat32 } from '@svg/weights';
+import { type RawTensor, toFloat32, writeSafetensors } from '@svg/weights';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackends, useBackend } from '../../../tools/testing/backends';
 import { fixturesDir, loadFixture, loadSafetensorsFixture } from '../../../tools/testing/fixtures';
@@ -106,6 +107,14 @@ describe('loading', () => {
     const key = 'encoder.blocks.0.mlp.w3.weight';
     expect(sum((await stateDict(split)).get(key)!)).toBeCloseTo(sum(weights.get(key)!), 3);
     split.dispose();
+    // Without options.dinov3 the YAML's dinoconfig.weights path is read, as upstream does.
+    const dir = mkdtempSync(join(tmpdir(), 'svg-ae-'));
+    const dinoFile = join(dir, 'dinov3.safetensors');
+    writeFileSync(dinoFile, writeSafetensors(dinov3));
+    const viaConfig = await loadSvgAutoencoder(withoutEncoder, { config: { ...config, dinoconfig: { ...config.dinoconfig, weights: dinoFile } } });
+    expect(sum((await stateDict(viaConfig)).get(key)!)).toBeCloseTo(sum(weights.get(key)!), 3);
+    viaConfig.dispose();
+    rmSync(dir, { recursive: true });
 
     // Lightning checkpoints also hold loss.* (LPIPS, discriminator): ignored here. Anything else unknown is an error.
     const withLoss = new Map(weights);

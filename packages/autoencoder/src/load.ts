@@ -11,7 +11,8 @@ export interface LoadSvgAutoencoderOptions {
   config?: string | SvgAutoencoderConfig | Record<string, unknown>;
   /**
    * DINOv3 weights (official `.pth`, safetensors, path, URL, bytes or state dict), needed only when the checkpoint
-   * has no `encoder.*` keys; when it has them they win, as upstream.
+   * has no `encoder.*` keys; when it has them they win, as upstream. Default: the config's `dinoconfig.weights`
+   * path, as upstream loads it.
    */
   dinov3?: WeightsSource;
   /** Build and load only the decoder (for sampling). Default false. */
@@ -36,7 +37,8 @@ export async function loadSvgAutoencoder(source: WeightsSource, options: LoadSvg
   const sd = await readStateDict(source);
   const model = createSvgAutoencoder(config, { decoderOnly: options.decoderOnly });
   const needsDinov3 = !options.decoderOnly && ![...sd.keys()].some((k) => k.startsWith('encoder.'));
-  const dinov3 = needsDinov3 && options.dinov3 !== undefined ? await readStateDict(options.dinov3) : undefined;
+  const dinov3Source = options.dinov3 ?? config.dinoconfig.weights;
+  const dinov3 = needsDinov3 && dinov3Source !== undefined ? await readStateDict(dinov3Source) : undefined;
   try {
     model.loadStateDict(sd, { strict: options.strict, dinov3 });
   } catch (e) {
