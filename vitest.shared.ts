@@ -18,6 +18,8 @@ export function packageTestConfig() {
       testTimeout: 120_000,
       hookTimeout: 120_000,
       pool: 'forks',
+      // Per-package JSON results, summed by tools/test-summary.mjs into one closing line for CI.
+      reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
       fileParallelism: false,
     },
   });
