@@ -34,12 +34,12 @@ describe('svg', () => {
   it('lists its commands, and each has help with examples', async () => {
     const help = await svg('--help');
     expect(help.code).toBe(0);
-    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct', 'stats']) expect(help.stdout).toContain(c);
+    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct', 'stats', 'train']) expect(help.stdout).toContain(c);
     const sampleHelp = await svg('sample', '--help');
     expect(sampleHelp.stdout).toMatch(/examples:\n {2}svg sample/);
     expect((await svg()).code).toBe(2);
     const unknown = await svg('smaple');
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct, stats)']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct, stats, train)']);
   });
 
   it('converts an official DiT checkpoint ({"ema": ...}) to safetensors and recognises it', async () => {
@@ -97,6 +97,19 @@ describe('svg', () => {
     expect((await svg('inspect', 'stats.safetensors')).stdout).toMatch(/dinov3_sp_std +F32 +\[1, 1, 392\][\s\S]*model: SVG latent statistics/);
   });
 
+  it('trains a tiny DiT on Fashion-MNIST and resumes it', async () => {
+    const config = join(root, 'configs/tiny-dit-fashion-mnist.yaml');
+    const first = await svg('train', 'dit', '--config', config, '--max-steps', '12', '--run-dir', 'run');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/max-steps at step 12; last checkpoint: .*0000012/);
+    const again = await svg('train', 'dit', '--config', config, '--max-steps', '20', '--run-dir', 'run');
+    expect([again.code, again.stderr.trim().split('\n').at(-1)]).toEqual([2, expect.stringMatching(/already holds checkpoints: resume it/)]);
+    const resumed = await svg('train', 'dit', '--config', config, '--max-steps', '20', '--run-dir', 'run', '--resume');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/at step 20; last checkpoint: .*0000020/);
+    expect(readdirSync(join(work, 'run'))).toEqual(expect.arrayContaining(['metrics.jsonl', 'loss.png', 'checkpoints']));
+  });
+
   it('answers bad input with one line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],
@@ -110,6 +123,8 @@ describe('svg', () => {
       [['sample', '--steps', 'many'], /--steps must be an integer/],
       [['sample', '--bogus'], /Unknown option '--bogus'/],
       [['stats', join(work, 'no-such-folder'), '--autoencoder', tiny.ae], /does not exist/],
+      [['train', 'autoencoder', '--config', join(root, 'configs/tiny-dit-fashion-mnist.yaml')], /is a DiT config, not an autoencoder config/],
+      [['train', 'gan', '--config', 'x.yaml'], /expected "svg train dit" or "svg train autoencoder"/],
     ];
     for (const [args, message] of cases) {
       const r = await svg(...args);

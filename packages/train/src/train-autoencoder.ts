@@ -1,0 +1,289 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadStateDict, setInitSeed, stateDict } from '@svg/nn';
+import { LpipsWithDiscriminator, type SvgAutoencoder, type SvgLossConfig, createSvgAutoencoder, parseSvgAutoencoderConfig } from '@svg/autoencoder';
+import { encodePng } from '@svg/data-imagenet';
+import { imageGrid } from '@svg/generate';
+import { type RawTensor, findStateDict } from '@svg/weights';
+import { readCheckpointFile } from '@svg/weights/node';
+import { type AutoencoderStepContext, autoencoderTrainStep } from './autoencoder-step';
+import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
+import { type AutoencoderTrainConfig, loadTrainConfig } from './config';
+import { type DataPosition, FashionMnistImages, FolderImages, type ImageBatch, type ImageSource } from './data';
+import { NonFiniteLossError } from './dit-step';
+import { MetricsLog, RateMeter, writeLossCurve } from './metrics';
+import { Adam } from './optim';
+import { LossTracker, RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+
+/** Options of {@link trainAutoencoder}. */
+export interface TrainAutoencoderOptions extends TrainOptions {
+  /** Replaces the image source built from the config; closed at the end. */
+  source?: ImageSource;
+}
+
+const MODEL_FILE = 'model.safetensors';
+const DISC_FILE = 'discriminator.safetensors';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+const DISC_OPTIMIZER_FILE = 'discriminator-optimizer.safetensors';
+const DISC_PREFIX = 'loss.discriminator.';
+
+/**
+ * Trains the SVG autoencoder as `main_svg_autoencoder.py` does (spec §2): frozen DINOv3 (eval mode, no gradient),
+ * residual ViT + mask token + LDM decoder trained with `Adam(lr, betas = (0.5, 0.9))` on
+ * `L1 + LPIPS + adaptive-weight · PatchGAN` (hinge), the discriminator with its own Adam from `disc_start` on
+ * (counted in Lightning's doubled global steps, D19). No LR scaling, no clipping, no EMA, float32 — as upstream.
+ *
+ * Writes to the run folder (default `<train.results_dir or <config dir>/logs>/<train.exp_name or config stem>`):
+ * `checkpoints/<step>/` (`model.safetensors` — a `DinoDecoder` state dict that `loadSvgAutoencoder` reads —, the
+ * discriminator as `loss.discriminator.*`, both optimisers, `state.json`), `metrics.jsonl`, `loss.png`, `log.txt`,
+ * `config.yaml`, and reconstruction grids `samples/step-<step>.png` (inputs and reconstructions side by side).
+ *
+ * @example
+ * await trainAutoencoder({ config: 'configs/tiny-autoencoder-fashion-mnist.yaml', onProgress: (p) => console.log(p.step, p.loss) });
+ */
+export async function trainAutoencoder(options: TrainAutoencoderOptions): Promise<TrainResult> {
+  const config = typeof options.config === 'string' ? await loadTrainConfig(options.config) : options.config;
+  if (config.kind !== 'autoencoder') throw new Error(`trainAutoencoder needs an autoencoder config (model.params.ddconfig); ${config.file ?? 'this config'} is a ${config.kind} config`);
+  const base = config.file ? dirname(config.file) : process.cwd();
+  const stem = config.file ? basename(config.file, extname(config.file)) : 'autoencoder';
+  const runDir = options.runDir ?? join(config.train.resultsDir ?? join(base, 'logs'), config.train.expName ?? stem);
+  await mkdir(runDir, { recursive: true });
+  const log = new RunLog(runDir, options.onLog);
+  await startBackend(options.backend, log);
+  const { checkpointRoot, resumeFrom } = await prepareRun(config, runDir, options.resume, log);
+
+  const worldSize = 1;
+  const rank = 0;
+  const seed = config.seed * worldSize + rank;
+  const batchSize = config.batchSize;
+  const maxSteps = options.maxSteps ?? config.train.maxSteps;
+  const params = parseSvgAutoencoderConfig(config.modelParams);
+  const lossParams = (params.lossconfig?.params ?? {}) as SvgLossConfig;
+  if (typeof lossParams.disc_start !== 'number') throw new Error('model.params.lossconfig.params.disc_start must be set');
+
+  setInitSeed(seed);
+  const ae = createSvgAutoencoder(params, { maskSeed: seed });
+  const loss = new LpipsWithDiscriminator(lossParams);
+  const source = options.source ?? (await openImages(config, log));
+  const ctx: AutoencoderStepContext = {
+    autoencoder: ae,
+    loss,
+    optimizer: new Adam(ae.trainableParameters(), { lr: config.lr, betas: [0.5, 0.9] }),
+    discOptimizer: new Adam(loss.discriminator.trainableParameters(), { lr: config.lr, betas: [0.5, 0.9] }),
+  };
+  try {
+    await initWeights(config, ae, loss, base, resumeFrom !== null, log);
+    let step = 0;
+    let position: DataPosition = { epoch: 0, index: 0 };
+    let lastCheckpoint: string | null = null;
+    let lastCheckpointStep = -1;
+    if (resumeFrom) {
+      ({ step, position } = await restore(resumeFrom.path, resumeFrom.state, ctx));
+      lastCheckpoint = resumeFrom.path;
+      lastCheckpointStep = step;
+      await log.write(`resumed from ${resumeFrom.path} (step ${step}, epoch ${position.epoch}, sample ${position.index})`);
+    }
+    const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null);
+    const perEpoch = Math.floor(source.samplesPerEpoch({ batchSize, seed }) / batchSize);
+    await log.write(
+      `SVG autoencoder: ${ctx.optimizer.parameterNames.length} trained tensors (${countOf(ae, ctx.optimizer.parameterNames).toLocaleString('en')} weights), ` +
+        `discriminator ${loss.discriminator.parameterCount().toLocaleString('en')} weights, batch ${batchSize}, ${perEpoch} steps per epoch, ` +
+        `${config.maxEpochs} epochs${maxSteps !== null ? `, stop at step ${maxSteps}` : ''}; disc_start ${lossParams.disc_start} (global steps: 2 per batch)`,
+    );
+    const save = async (): Promise<string> => {
+      const info = await writeCheckpoint(
+        checkpointRoot,
+        step,
+        {
+          [MODEL_FILE]: await stateDict(ae),
+          [DISC_FILE]: prefixed(await stateDict(loss.discriminator), DISC_PREFIX),
+          [OPTIMIZER_FILE]: await ctx.optimizer.saveState(),
+          [DISC_OPTIMIZER_FILE]: await ctx.discOptimizer.saveState(),
+        },
+        { kind: 'autoencoder', epoch: position.epoch, data: position, random: { mask: ae.maskRandom.getState() }, config: config.raw, time: new Date().toISOString() },
+        { keep: config.train.keepCheckpoints },
+      );
+      lastCheckpointStep = step;
+      await log.write(`checkpoint ${info.path}`);
+      return info.path;
+    };
+
+    const fixed = config.train.sampleEvery > 0 ? await source.fixedBatch(config.train.sampleCount) : null;
+    const stream = source.batches(position, { batchSize, seed, rank, worldSize });
+    const meter = new RateMeter();
+    const losses = new LossTracker();
+    let stopped: TrainResult['stopped'] = 'max-steps';
+    meter.tick(0);
+    try {
+      for (;;) {
+        if (maxSteps !== null && step >= maxSteps) break;
+        if (options.signal?.aborted) {
+          stopped = 'aborted';
+          break;
+        }
+        const next = await stream.next();
+        if (next.done) throw new Error('the image source ended');
+        const batch: ImageBatch = next.value;
+        if (batch.epoch >= config.maxEpochs) {
+          stopped = 'epochs';
+          break;
+        }
+        const images = tf.tensor4d(batch.images, [batch.count, batch.size, batch.size, 3]);
+        let result;
+        try {
+          result = await autoencoderTrainStep(ctx, images, step);
+        } catch (e) {
+          if (e instanceof NonFiniteLossError) {
+            e.message += `; ${lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet'}. Lower model.base_learning_rate, then resume.`;
+            await log.write(e.message);
+          }
+          throw e;
+        } finally {
+          images.dispose();
+        }
+        step++;
+        position = batch.next;
+        meter.tick(batch.count);
+        losses.add(result.loss, result.logs);
+        await options.onProgress?.({
+          kind: 'autoencoder',
+          step,
+          maxSteps,
+          epoch: position.epoch,
+          loss: result.loss,
+          smoothLoss: losses.smooth,
+          gradNorm: result.logs.grad_norm,
+          stepsPerSecond: meter.stepsPerSecond,
+          samplesPerSecond: meter.samplesPerSecond,
+          etaSeconds: meter.eta(maxSteps !== null ? maxSteps - step : null),
+          lr: ctx.optimizer.lr,
+          extra: result.logs,
+        });
+        if (step % config.logEvery === 0) {
+          const interval = losses.takeInterval();
+          await metrics.append({
+            step,
+            epoch: position.epoch,
+            loss: interval.loss,
+            ...interval.extra,
+            lr: ctx.optimizer.lr,
+            steps_per_sec: meter.stepsPerSecond,
+            samples_per_sec: meter.samplesPerSecond,
+            time: new Date().toISOString(),
+          });
+          await writeLossCurve(join(runDir, 'loss.png'), metrics, ['rec_loss', 'disc_loss', 'g_loss'], `${config.train.expName ?? stem}: autoencoder losses`);
+          const e = interval.extra;
+          await log.write(
+            `(step=${String(step).padStart(7, '0')}) aeloss ${interval.loss.toFixed(4)}, rec_loss ${e.rec_loss.toFixed(4)}, p_loss ${e.p_loss.toFixed(4)}, ` +
+              `g_loss ${e.g_loss.toFixed(4)}, d_weight ${e.d_weight.toFixed(4)}, discloss ${e.disc_loss.toFixed(4)}, steps/sec ${meter.stepsPerSecond.toFixed(2)}`,
+          );
+        }
+        if (fixed && step % config.train.sampleEvery === 0) {
+          const file = await writeReconstructionGrid(ae, fixed, source.size, runDir, step, config);
+          await log.write(`reconstructions ${file}`);
+          meter.reset();
+        }
+        if (step % config.ckptEvery === 0) {
+          lastCheckpoint = await save();
+          meter.reset();
+        }
+      }
+    } finally {
+      await stream.return(undefined);
+    }
+    if (step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
+    if (metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['rec_loss', 'disc_loss', 'g_loss'], `${config.train.expName ?? stem}: autoencoder losses`);
+    await log.write(`stopped (${stopped}) at step ${step}`);
+    return { runDir, step, epoch: position.epoch, checkpoint: lastCheckpoint, firstLoss: losses.first, lastLoss: losses.last, stopped };
+  } finally {
+    ctx.optimizer.dispose();
+    ctx.discOptimizer.dispose();
+    ae.dispose();
+    loss.dispose();
+    if (!options.source) await source.close();
+  }
+}
+
+/**
+ * Initial weights: DINOv3 (`train.dinov3_weights` or `dinoconfig.weights`; `random` keeps the seeded random init,
+ * for tests), LPIPS (`train.lpips_vgg` + `train.lpips_lin`, needed when `perceptual_weight` > 0), and the upstream
+ * `ckpt_path` (a `DinoDecoder` state dict, discriminator included when present). When resuming, the checkpoint
+ * holds DINOv3 and the trained parts; only LPIPS is read here.
+ */
+async function initWeights(config: AutoencoderTrainConfig, ae: SvgAutoencoder, loss: LpipsWithDiscriminator, base: string, resuming: boolean, log: RunLog): Promise<void> {
+  const rel = (p: unknown) => (typeof p === 'string' && p !== '' ? (isAbsolute(p) ? p : resolve(base, p)) : null);
+  const dino = config.train.dinov3Weights ?? rel((config.modelParams.dinoconfig as Record<string, unknown> | undefined)?.weights);
+  if (!dino) throw new Error('DINOv3 weights are needed: set model.params.dinoconfig.weights or train.dinov3_weights (`random` for tests)');
+  if (dino === 'random') await log.write('DINOv3: seeded random weights (train.dinov3_weights: random) — for tests and demos only');
+  else if (!resuming) {
+    ae.encoder!.loadStateDict(findStateDict(await readCheckpointFile(dino)));
+    await log.write(`DINOv3 weights: ${dino}`);
+  }
+  if (loss.config.perceptual_weight > 0) {
+    const { lpipsVgg, lpipsLin } = config.train;
+    if (!lpipsVgg) throw new Error('LPIPS needs the VGG16 weights: set train.lpips_vgg (torchvision vgg16 .pth) and train.lpips_lin (taming vgg.pth), or perceptual_weight: 0');
+    loss.perceptualLoss.loadWeights(findStateDict(await readCheckpointFile(lpipsVgg)), lpipsLin ? findStateDict(await readCheckpointFile(lpipsLin)) : undefined);
+    await log.write(`LPIPS weights: ${lpipsVgg}${lpipsLin ? ` + ${lpipsLin}` : ''}`);
+  }
+  if (config.ckptPath && !resuming) {
+    const sd = findStateDict(await readCheckpointFile(config.ckptPath));
+    ae.loadStateDict(sd, { strict: false });
+    const disc = new Map([...sd].filter(([k]) => k.startsWith(DISC_PREFIX)).map(([k, v]) => [k.slice(DISC_PREFIX.length), v]));
+    if (disc.size > 0) loadStateDict(loss.discriminator, disc);
+    await log.write(`initial weights from ${config.ckptPath}${disc.size > 0 ? ' (with discriminator)' : ''}`);
+  }
+}
+
+async function restore(path: string, state: CheckpointState, ctx: AutoencoderStepContext): Promise<{ step: number; position: DataPosition }> {
+  ctx.autoencoder.loadStateDict(await readCheckpointTensors(path, MODEL_FILE), { strict: true });
+  const disc = await readCheckpointTensors(path, DISC_FILE);
+  loadStateDict(ctx.loss.discriminator, new Map([...disc].map(([k, v]) => [k.slice(DISC_PREFIX.length), v])));
+  ctx.optimizer.loadState(await readCheckpointTensors(path, OPTIMIZER_FILE));
+  ctx.discOptimizer.loadState(await readCheckpointTensors(path, DISC_OPTIMIZER_FILE));
+  ctx.autoencoder.maskRandom.setState((state.random as { mask: number[] }).mask);
+  return { step: state.step, position: state.data as DataPosition };
+}
+
+async function openImages(config: AutoencoderTrainConfig, log: RunLog): Promise<ImageSource> {
+  const size = config.train.imageSize ?? 256;
+  if (config.train.dataset === 'fashion-mnist') {
+    await log.write(`data: Fashion-MNIST, centred on ${size}×${size} RGB`);
+    return FashionMnistImages.open(config.dataRoot ?? undefined, { limit: config.train.limit ?? undefined, size });
+  }
+  if (config.train.dataset !== 'image-folder') throw new Error(`train.dataset ${config.train.dataset} is not an image source for the autoencoder`);
+  if (!config.dataRoot) throw new Error('data.params.train.params.data_root is not set');
+  await log.write(`data: images under ${config.dataRoot}, ADM centre crop ${size}`);
+  return FolderImages.open(config.dataRoot, { size, limit: config.train.limit ?? undefined });
+}
+
+/** Inputs (odd columns) next to their reconstructions (even columns), 4 pairs per row. */
+async function writeReconstructionGrid(ae: SvgAutoencoder, fixed: Float32Array, size: number, runDir: string, step: number, config: AutoencoderTrainConfig): Promise<string> {
+  const n = fixed.length / (size * size * 3);
+  ae.eval();
+  const recon = tf.tidy(() => ae.reconstruct(tf.tensor4d(fixed, [n, size, size, 3]), { clamp: true }));
+  const out = (await recon.data()) as Float32Array;
+  recon.dispose();
+  const toImage = (data: Float32Array, i: number) => {
+    const per = size * size * 3;
+    const pixels = new Uint8Array(per);
+    for (let k = 0; k < per; k++) pixels[k] = Math.round((Math.min(1, Math.max(-1, data[i * per + k])) + 1) * 127.5);
+    return { classIndex: -1, seed: 0, width: size, height: size, pixels };
+  };
+  const images = Array.from({ length: n }, (_, i) => [toImage(fixed, i), toImage(out, i)]).flat();
+  const grid = imageGrid(images, { columns: 8 });
+  const dir = join(runDir, 'samples');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `step-${String(step).padStart(7, '0')}.png`);
+  await writeFile(file, await encodePng({ ...grid, channels: 3 }, { Title: `${config.train.expName ?? 'autoencoder'}: inputs | reconstructions at step ${step}`, Software: 'svg-ts @svg/train' }));
+  return file;
+}
+
+function prefixed(sd: Map<string, RawTensor>, prefix: string): Map<string, RawTensor> {
+  return new Map([...sd].map(([k, v]) => [prefix + k, v]));
+}
+
+function countOf(ae: SvgAutoencoder, names: string[]): number {
+  const params = new Map(ae.namedParameters());
+  return names.reduce((n, name) => n + params.get(name)!.shape.reduce((a, b) => a * b, 1), 0);
+}
