@@ -15,7 +15,8 @@ export function packageTestConfig() {
     resolve: { alias: aliases },
     test: {
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      testTimeout: 120_000,
+      // Generous: the WebGPU parity cases run on SwiftShader (a CPU), ~70 s for the largest on an idle 2-core machine.
+      testTimeout: 600_000,
       hookTimeout: 120_000,
       pool: 'forks',
       // Per-package JSON results, summed by tools/test-summary.mjs into one closing line for CI.
