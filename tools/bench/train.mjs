@@ -2,12 +2,13 @@
 /**
  * Training-speed benchmark against the built packages (`npm run build` first): optimiser steps/s and samples/s of
  * the DiT on the Fashion-MNIST preset (configs/tiny-dit-fashion-mnist.yaml) at two sizes — the preset's tiny model
- * and DiT-S (hidden 384, depth 12, 6 heads) — per backend, with peak RSS and the live tensor count after the run
+ * and DiT-S (hidden 384, depth 12, 6 heads) — and of the tiny autoencoder preset (`ae`,
+ * configs/tiny-autoencoder-fashion-mnist.yaml), per backend, with peak RSS and the live tensor count after the run
  * (flat across steps = no leak). Steps after the first 3 are timed; median of per-step rates reported.
  * Known issue: DiT-S training aborts inside tfjs-wasm ("Aborted()") at batch 8 — the activations kept for the backward
  * pass outgrow the wasm heap — and in one run with clipping even at batch 1; the S rows run at batch 2 without clipping.
  *
- *   node tools/bench/train.mjs                      # tiny and S on cpu and wasm, 30 steps each (cpu S is slow)
+ *   node tools/bench/train.mjs                      # tiny, S and ae on cpu and wasm, 30 steps each (cpu S is slow)
  *   node tools/bench/train.mjs --backends wasm --models S --steps 50
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadTrainConfig, trainDiT } from '@svg/train';
+import { loadTrainConfig, trainAutoencoder, trainDiT } from '@svg/train';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -23,25 +24,30 @@ const flag = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const backends = flag('backends', 'cpu,wasm').split(',');
-const models = flag('models', 'tiny,S').split(',');
+const models = flag('models', 'tiny,S,ae').split(',');
 const steps = Number(flag('steps', '30'));
 const configPath = fileURLToPath(new URL('../../configs/tiny-dit-fashion-mnist.yaml', import.meta.url));
 const SIZES = { tiny: {}, S: { hiddenSize: 384, depth: 12, numHeads: 6, mlpRatio: 4 } };
 
 const base = await loadTrainConfig(configPath);
+const aeBase = await loadTrainConfig(fileURLToPath(new URL('../../configs/tiny-autoencoder-fashion-mnist.yaml', import.meta.url)));
 const rows = [];
 for (const backend of backends) {
   for (const model of models) {
     const clipGradNorm = model === 'S' ? null : base.clipGradNorm;
     const globalBatchSize = model === 'S' ? 2 : base.globalBatchSize;
-    const config = { ...base, clipGradNorm, globalBatchSize, model: { ...base.model, ...SIZES[model] }, train: { ...base.train, sampleEvery: 0 }, ckptEvery: 1e9 };
+    const config =
+      model === 'ae'
+        ? { ...aeBase, train: { ...aeBase.train, sampleEvery: 0 }, ckptEvery: 1e9 }
+        : { ...base, clipGradNorm, globalBatchSize, model: { ...base.model, ...SIZES[model] }, train: { ...base.train, sampleEvery: 0 }, ckptEvery: 1e9 };
+    const batch = model === 'ae' ? config.batchSize : config.globalBatchSize;
     const runDir = mkdtempSync(join(tmpdir(), 'svg-bench-train-'));
     const rates = [];
     let last = performance.now();
     let peakRss = 0;
     let tensorsAtStep4 = 0;
     let tensorsAtLastStep = 0;
-    await trainDiT({
+    await (model === 'ae' ? trainAutoencoder : trainDiT)({
       config, runDir, backend, maxSteps: steps,
       onProgress: (p) => {
         const now = performance.now();
@@ -54,7 +60,7 @@ for (const backend of backends) {
     });
     rmSync(runDir, { recursive: true, force: true });
     const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)];
-    const row = { backend: tf.getBackend(), model, params: model === 'S' ? 'DiT-S' : 'tiny', batch: config.globalBatchSize, stepsPerSecond: median, samplesPerSecond: median * config.globalBatchSize, peakRssMiB: peakRss / 2 ** 20, tensorsAtStep4, tensorsAtLastStep };
+    const row = { backend: tf.getBackend(), model, params: { S: 'DiT-S', tiny: 'tiny DiT', ae: 'tiny autoencoder' }[model], batch, stepsPerSecond: median, samplesPerSecond: median * batch, peakRssMiB: peakRss / 2 ** 20, tensorsAtStep4, tensorsAtLastStep };
     rows.push(row);
     console.log(`${row.backend.padEnd(5)} ${model.padEnd(5)} ${median.toFixed(2)} steps/s, ${row.samplesPerSecond.toFixed(1)} samples/s (batch ${row.batch}), peak RSS ${row.peakRssMiB.toFixed(0)} MiB, live tensors at step 4 / last step ${tensorsAtStep4} / ${tensorsAtLastStep}`);
   }

@@ -1,10 +1,18 @@
 /**
- * @svg/train: training the SVG autoencoder and DiT on one device, as the reference does it, resumable bit for bit,
- * with atomic checkpoints. `trainDiT` / `trainAutoencoder` drive whole runs (the `svg train` commands call them);
- * the step functions, optimiser, EMA and checkpoint helpers are exported for custom loops.
+ * @svg/train: training for SVG in Node — the DiT (`train_svg.py`) and the autoencoder (`main_svg_autoencoder.py`)
+ * from the upstream YAML configs, with exact resume, atomic checkpoints, JSONL metrics, a loss-curve PNG and sample
+ * grids. The building blocks (AdamW/Adam matching PyTorch, EMA, gradient clipping, the pure step functions) are
+ * exported for custom loops and, later, data-parallel wrappers.
+ *
+ * Node-only: it reads datasets and writes checkpoints with `node:fs`.
+ *
+ * @example
+ * import { trainDiT } from '@svg/train';
+ * await trainDiT({ config: 'configs/tiny-dit-fashion-mnist.yaml', backend: 'wasm',
+ *   onProgress: (p) => console.log(`step ${p.step} loss ${p.loss.toFixed(4)}`) });
  */
-export { type TrainDiTOptions, SAMPLE_CLASSES_IMAGENET, trainDiT } from './train-dit';
-export { type TrainAutoencoderOptions, trainAutoencoder } from './train-autoencoder';
+export { trainDiT, type TrainDiTOptions, loadAutoencoder, SAMPLE_CLASSES_IMAGENET } from './train-dit';
+export { trainAutoencoder, type TrainAutoencoderOptions } from './train-autoencoder';
 export { type TrainOptions, type TrainProgress, type TrainResult } from './run';
 export {
   type AutoencoderTrainConfig,
@@ -15,20 +23,31 @@ export {
   loadTrainConfig,
   parseTrainConfig,
 } from './config';
-export { type DiTBatch, type DiTStepContext, type Gradients, type StepResult, NonFiniteLossError, applyDiTGradients, ditGradients, ditTrainStep } from './dit-step';
-export { type AutoencoderStepContext, type AutoencoderStepResult, autoencoderTrainStep } from './autoencoder-step';
-export { type AdamOptions, Adam, AdamW } from './optim';
+export { AdamW, Adam, type AdamOptions } from './optim';
 export { Ema } from './ema';
 export { clipGradNorm, globalNorm } from './clip';
 export {
+  type DiTBatch,
+  type DiTStepContext,
+  type Gradients,
+  type StepResult,
+  NonFiniteLossError,
+  applyDiTGradients,
+  ditGradients,
+  ditTrainStep,
+} from './dit-step';
+export { type AutoencoderStepContext, type AutoencoderStepResult, autoencoderTrainStep } from './autoencoder-step';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
   type CheckpointInfo,
   type CheckpointState,
   type WriteCheckpointOptions,
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
+  findLatestCheckpoint,
   listCheckpoints,
   pruneCheckpoints,
   readCheckpointTensors,
+  removeStaleTemporaries,
   verifyCheckpoint,
   writeCheckpoint,
 } from './checkpoint';
@@ -37,6 +56,7 @@ export {
   type ImageBatch,
   type ImageSource,
   type LatentSource,
+  type StreamOptions,
   type TokenBatch,
   FashionMnistImages,
   FashionMnistSource,
@@ -44,6 +64,7 @@ export {
   ImageFolderSource,
   LatentCacheSource,
 } from './data';
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR } from './fashion-mnist';
-export { type MetricsEntry, MetricsLog } from './metrics';
-export { type Series, plotCurves, plotCurvesPng } from './plot';
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, type GreyImages, loadFashionMnist, parseIdx } from './fashion-mnist';
+export { PatchProjection, type PatchProjectionOptions } from './patch-projection';
+export { type MetricsEntry, MetricsLog, RateMeter, writeLossCurve } from './metrics';
+export { type PlotOptions, type RgbCanvas, type Series, niceTicks, plotCurves, plotCurvesPng } from './plot';
