@@ -2,9 +2,10 @@
   "targets": [
     {
       "target_name": "svg_blas",
-      "sources": ["src/native/blas.c"],
+      "sources": ["src/native/blas.c", "src/native/ops.c"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags": ["-O3", "-fno-trapping-math", "-fopenmp", "-Wall", "-Wextra"],
+      "ldflags": ["-fopenmp"],
       "libraries": ["-lopenblas"]
     }
   ]

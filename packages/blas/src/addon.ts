@@ -16,6 +16,10 @@ interface BlasAddon {
     strideB: number,
     beta: number,
   ): void;
+  transpose(x: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
+  groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
   info(): { config: string; threads: number };
 }
 
@@ -27,6 +31,9 @@ let loadError: Error | null = null;
 
 function load(): BlasAddon | null {
   if (addon === undefined) {
+    // libgomp reads this once, when the addon loads. Its default policy (spin for a while after each parallel region)
+    // would keep the cores from OpenBLAS' threads, which usually run next; the user's own setting wins.
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     try {
       addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     } catch (e) {
@@ -53,6 +60,12 @@ export function blasInfo(): { config: string; threads: number } | null {
   return load()?.info() ?? null;
 }
 
+function native(): BlasAddon {
+  const a = load();
+  if (!a) throw new Error(`@svg/blas: the native addon is not available (${loadError?.message})`);
+  return a;
+}
+
 /**
  * Row-major `C_i = op(A_i)·op(B_i) + beta·C_i` for `i < batch`, with `A_i` at `a[i·strideA]`, `B_i` at `b[i·strideB]`
  * (stride 0 broadcasts) and `C_i` at `c[i·m·n]`; `op(A_i)` is m×k, `op(B_i)` is k×n. Throws without the addon.
@@ -71,7 +84,34 @@ export function sgemm(
   strideB = k * n,
   beta = 0,
 ): void {
-  const native = load();
-  if (!native) throw new Error(`@svg/blas: the native addon is not available (${loadError?.message})`);
-  native.sgemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, beta);
+  native().sgemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, beta);
+}
+
+/** `out = x.transpose(perm)` for x of `shape` (row-major); out must not overlap x. Throws without the addon. */
+export function transpose(x: Float32Array, out: Float32Array, shape: number[], perm: number[]): void {
+  native().transpose(x, out, shape, perm);
+}
+
+/** The elementwise functions of `unary`. */
+export const UnaryOp = { tanh: 0, geluTanh: 1, sigmoid: 2, silu: 3 } as const;
+
+/** `out[i] = f(x[i])` for every element of x (out may be x). Throws without the addon. */
+export function unary(op: keyof typeof UnaryOp, x: Float32Array, out: Float32Array): void {
+  native().unary(UnaryOp[op], x, out);
+}
+
+/**
+ * Layer norm of each of the `rows` rows of `cols` values: `(x − mean)/√(var + eps)·gamma + beta` (biased variance;
+ * gamma, beta of length cols, or null). Throws without the addon.
+ */
+export function layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null = null, beta: Float32Array | null = null): void {
+  native().layerNorm(x, out, rows, cols, eps, gamma, beta);
+}
+
+/**
+ * Group norm of channels-last `x` [batch, spatial, channels]: statistics per (image, group of channels/groups
+ * consecutive channels) over all positions, biased variance, then `·gamma + beta` per channel. Throws without the addon.
+ */
+export function groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null = null, beta: Float32Array | null = null): void {
+  native().groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta);
 }

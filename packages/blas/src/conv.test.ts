@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blasKernelStats, registerBlasKernels, unregisterBlasKernels } from './register';
-import { BACKENDS, blasVsStock, expectAddon, randomTensor, useBackend } from './test-util';
+import { BACKENDS, blasVsStock, expectAddon, randomTensor, relativeError, seeded, useBackend, values } from './test-util';
+import { shiftedConv } from './shifted-conv';
 
 const TOL = 1e-5;
 
@@ -22,6 +23,9 @@ const CASES: Record<string, ConvCase> = {
   '1x1 stride 2': { x: [2, 5, 6, 7], filter: [1, 1, 7, 9], stride: 2, pad: 'valid' },
   '3x3 explicit asymmetric padding, stride 2': { x: [1, 7, 8, 3], filter: [3, 3, 3, 4], stride: 2, pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },
   '3x3 dilation 2 same': { x: [1, 10, 9, 4], filter: [3, 3, 4, 5], stride: 1, pad: 'same', dilation: 2 },
+  '3x3 valid (shifted taps)': { x: [2, 7, 9, 4], filter: [3, 3, 4, 5], stride: 1, pad: 'valid' },
+  '4x2 same, even filter (shifted taps)': { x: [1, 6, 7, 3], filter: [4, 2, 3, 4], stride: 1, pad: 'same' },
+  '3x3 explicit padding larger than the filter reach (shifted taps)': { x: [1, 5, 4, 2], filter: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] },
 };
 const GRADIENT_CASES = Object.entries(CASES).filter(([, c]) => !c.dilation); // tfjs has no conv gradient with dilation
 
@@ -125,5 +129,29 @@ describe('fallbacks and registration', () => {
     expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeDefined();
     unregisterBlasKernels('wasm');
     expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeUndefined();
+  });
+});
+
+describe('shifted-tap conv in bands', () => {
+  beforeAll(() => expectAddon());
+
+  it.each([1, 2, 5])('gives the stock cpu result with bands of %i output rows, with and without a bias', async (bandRows) => {
+    await useBackend('cpu');
+    unregisterBlasKernels();
+    const [b, h, w, c, n] = [2, 7, 6, 3, 4];
+    const info = tf.backend_util.computeConv2DInfo([b, h, w, c], [3, 3, c, n], 1, 1, 'same');
+    const x = seeded(b * h * w * c, 1);
+    const filter = seeded(9 * c * n, 2);
+    const bias = seeded(n, 3);
+    const [expected] = await values(() => tf.add(tf.conv2d(tf.tensor4d(x, [b, h, w, c]), tf.tensor4d(filter, [3, 3, c, n]), 1, 'same'), bias));
+    const y = new Float32Array(b * h * w * n);
+    for (let i = 0; i < y.length; i += n) y.set(bias, i);
+    const wp = w + 2;
+    shiftedConv(x, filter, y, info, 1, 3 * wp * c + bandRows * wp * (c + n));
+    expect(relativeError([y], [expected!])).toBeLessThan(1e-6);
+    const noBias = new Float32Array(y.length).fill(NaN); // overwritten, not accumulated, without a bias
+    shiftedConv(x, filter, noBias, info, 0, 3 * wp * c + bandRows * wp * (c + n));
+    const [plain] = await values(() => tf.conv2d(tf.tensor4d(x, [b, h, w, c]), tf.tensor4d(filter, [3, 3, c, n]), 1, 'same'));
+    expect(relativeError([noBias], [plain!])).toBeLessThan(1e-6);
   });
 });

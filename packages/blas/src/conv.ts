@@ -3,6 +3,7 @@ import { sgemm } from './addon';
 import { activate, fillBias, planEpilogue } from './epilogue';
 import { chunkRows, col2im, im2col, scratchBuffer } from './im2col';
 import { isFloat32, sizeOf, type BlasKernel } from './kernel';
+import { isShiftable, shiftedConv } from './shifted-conv';
 
 type ConvInfo = backend_util.Conv2DInfo;
 type Shape4 = [number, number, number, number];
@@ -48,6 +49,7 @@ function convForward(x: Float32Array, filter: Float32Array, y: Float32Array, inf
   const rows = outRows(info);
   const outC = info.outChannels;
   if (isPointwise(info)) return sgemm(x, filter, y, 1, rows, outC, info.inChannels, false, false, 0, 0, beta);
+  if (isShiftable(info)) return shiftedConv(x, filter, y, info, beta);
   const K = patchSize(info);
   const chunk = chunkRows(K, rows);
   const col = scratchBuffer(chunk * K);

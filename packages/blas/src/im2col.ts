@@ -78,10 +78,10 @@ export function chunkRows(rowLength: number, rows: number): number {
   return Math.max(1, Math.min(rows, Math.floor((1 << 23) / Math.max(1, rowLength))));
 }
 
-let scratch = new Float32Array(0);
+const scratch: Float32Array[] = [];
 
-/** A reused buffer of at least `n` floats (kernels run one at a time, so one suffices). */
-export function scratchBuffer(n: number): Float32Array {
-  if (scratch.length < n) scratch = new Float32Array(n);
-  return scratch;
+/** Reused buffer number `slot` (0 or 1) of at least `n` floats: kernels run one at a time, so two suffice. */
+export function scratchBuffer(n: number, slot = 0): Float32Array {
+  if ((scratch[slot]?.length ?? 0) < n) scratch[slot] = new Float32Array(n);
+  return scratch[slot]!;
 }

@@ -4,6 +4,7 @@
  * with no change to model code. Without the addon (not built, no OpenBLAS) nothing is replaced and the stock kernels
  * run. Node only.
  */
-export { blasAvailable, blasInfo, blasLoadError, sgemm } from './addon';
+export { blasAvailable, blasInfo, blasLoadError, groupNorm, layerNorm, sgemm, transpose, unary, UnaryOp } from './addon';
+export { FusedKernel } from './fused';
 export { registerBlasKernels, unregisterBlasKernels, blasKernelBackends, blasKernelStats, type BlasKernelStats } from './register';
 export type { BlasBackend } from './backend-data';

@@ -2,10 +2,10 @@ import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/t
 import type { BackendData } from './backend-data';
 
 /**
- * A BLAS implementation of one tfjs kernel: the output, or a short reason (e.g. "NCHW data format") why this case
+ * A native implementation of one tfjs kernel: the output(s), or a short reason (e.g. "NCHW data format") why this case
  * goes to the stock kernel. Implementations decide before they allocate anything.
  */
-export type BlasKernel = (args: { inputs: NamedTensorInfoMap; attrs: NamedAttrMap; data: BackendData }) => TensorInfo | string;
+export type BlasKernel = (args: { inputs: NamedTensorInfoMap; attrs: NamedAttrMap; data: BackendData }) => TensorInfo | TensorInfo[] | string;
 
 export const isFloat32 = (...ts: (TensorInfo | undefined)[]) => ts.every((t) => t !== undefined && t.dtype === 'float32');
 

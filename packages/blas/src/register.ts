@@ -3,6 +3,8 @@ import { blasAvailable } from './addon';
 import { backendData, isBlasBackend, type BlasBackend } from './backend-data';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, fusedConv2d } from './conv';
 import type { BlasKernel } from './kernel';
+import { FusedKernel, geluTanhKernel, groupNormKernel, layerNormKernel, sigmoidKernel, siluKernel, tanhKernel } from './fused';
+import { transposeKernel, unpackKernel } from './layout';
 import { batchMatMul, fusedMatMul } from './matmul';
 
 /** The kernels this package replaces, by tfjs kernel name. */
@@ -13,6 +15,14 @@ const KERNELS: Record<string, BlasKernel> = {
   [tf.FusedConv2D]: fusedConv2d,
   [tf.Conv2DBackpropInput]: conv2dBackpropInput,
   [tf.Conv2DBackpropFilter]: conv2dBackpropFilter,
+  [tf.Transpose]: transposeKernel,
+  [tf.Unpack]: unpackKernel,
+  [tf.Tanh]: tanhKernel,
+  [tf.Sigmoid]: sigmoidKernel,
+  [FusedKernel.geluTanh]: geluTanhKernel,
+  [FusedKernel.silu]: siluKernel,
+  [FusedKernel.layerNorm]: layerNormKernel,
+  [FusedKernel.groupNorm]: groupNormKernel,
 };
 
 /** The stock kernels we replaced, per backend (undefined where the backend had none, e.g. wasm's filter gradient). */
@@ -37,7 +47,7 @@ export function blasKernelStats(): BlasKernelStats {
 function blasKernelFunc(kernelName: string, backendName: BlasBackend, kernel: BlasKernel, stock: tf.KernelConfig | undefined): tf.KernelFunc {
   return (args) => {
     const data = backendData(backendName, args.backend);
-    let out: tf.TensorInfo | string;
+    let out: tf.TensorInfo | tf.TensorInfo[] | string;
     try {
       out = kernel({ inputs: args.inputs, attrs: args.attrs ?? {}, data });
     } catch (e) {

@@ -7,6 +7,7 @@ export { setInitSeed } from './init';
 export { type SeedLike, SeededRandom, seededNormal, seededUniform } from './random';
 export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo, type InitBackendOptions } from './backend';
 export { gelu, geluTanh, silu, activation, type Activation } from './layers/activations';
+export { FUSED_KERNELS } from './fused';
 export { Linear, type LinearOptions } from './layers/linear';
 export { LayerNorm, RMSNorm, GroupNorm, type NormOptions } from './layers/norm';
 export { Conv2d, type Conv2dOptions } from './layers/conv';

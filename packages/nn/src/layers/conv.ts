@@ -29,13 +29,12 @@ export class Conv2d extends Module {
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const p = this.padding;
-      const padded = p > 0 ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) : x;
+      const p = this.padding; // explicit padding: the conv kernel pads as it reads, no padded copy of x
       return tf.fused.conv2d({
-        x: padded,
+        x,
         filter: this.weight.value as tf.Tensor4D,
         strides: this.stride,
-        pad: 'valid',
+        pad: p > 0 ? [[0, 0], [p, p], [p, p], [0, 0]] : 'valid',
         bias: this.bias?.value,
       });
     });

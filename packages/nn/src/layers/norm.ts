@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, type Parameter } from '../module';
 import { ones, zeros } from '../init';
+import { canFuse, FUSED_KERNELS, normKernel } from '../fused';
 
 export interface NormOptions {
   eps?: number;
@@ -23,6 +24,9 @@ export class LayerNorm extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    if (canFuse(FUSED_KERNELS.layerNorm, x)) {
+      return normKernel(FUSED_KERNELS.layerNorm, x, this.weight?.value ?? null, this.bias?.value ?? null, { epsilon: this.eps }, (t) => t, [x.rank - 1]);
+    }
     return tf.tidy(() => {
       const { mean, variance } = tf.moments(x, -1, true);
       let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
@@ -68,6 +72,12 @@ export class GroupNorm extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    if (canFuse(FUSED_KERNELS.groupNorm, x)) {
+      const [b, h, w, c] = x.shape;
+      const grouped = (t: tf.Tensor) => tf.reshape(t, [b!, h! * w!, this.numGroups, c! / this.numGroups]);
+      const attrs = { epsilon: this.eps, numGroups: this.numGroups };
+      return normKernel(FUSED_KERNELS.groupNorm, x, this.weight?.value ?? null, this.bias?.value ?? null, attrs, grouped, [1, 3]);
+    }
     return tf.tidy(() => {
       const [b, h, w, c] = x.shape;
       const g = tf.reshape(x, [b, h * w, this.numGroups, c / this.numGroups]);

@@ -1,0 +1,487 @@
+// Memory-bound kernels that tfjs' wasm backend runs slowly (single-threaded, often scalar): transpose, tanh, sigmoid,
+// the fused tanh-GELU and SiLU, layer norm and group norm. Each splits its work over OpenMP threads when the tensor is large enough to pay for it,
+// and is compiled twice (AVX2 and baseline x86-64) with the CPU picking at load time.
+//
+// transpose(x, out, shape, perm)                 4-byte elements (float32 or int32), any rank <= 8
+// unary(op, x, out)                              op 0: tanh, 1: tanh-GELU 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
+//                                                2: sigmoid, 3: SiLU x·sigmoid(x)
+// layerNorm(x, out, rows, cols, eps, gamma, beta) over each row of `cols`; gamma/beta: Float32Array(cols) or null
+// groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta)
+//                                                channels-last x [batch, spatial, channels], statistics per (batch,
+//                                                group) over spatial × channels/groups; gamma/beta as above
+
+#include <math.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <omp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "napi_args.h"
+
+#define MAX_RANK 8
+#define PARALLEL_MIN 32768  // elements below which threads cost more than they save
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+// ---------------------------------------------------------------------------------------------------------- transpose
+
+typedef struct {
+  int rank;
+  int64_t shape[MAX_RANK];   // output shape
+  int64_t stride[MAX_RANK];  // input stride of each output axis
+} Layout;
+
+// Output axes, after dropping size-1 axes and merging runs of axes that stay adjacent and in order (they move as one
+// block); strides are those of the input with its size-1 axes dropped, so its innermost moving axis has stride 1.
+static Layout plan_transpose(int rank, const int64_t* in_shape, const int64_t* perm) {
+  int64_t in_stride[MAX_RANK];
+  int64_t s = 1;
+  for (int i = rank - 1; i >= 0; i--) {
+    in_stride[i] = s;
+    if (in_shape[i] > 1) s *= in_shape[i];
+  }
+  Layout l = {0, {0}, {0}};
+  for (int i = 0; i < rank; i++) {
+    int64_t axis = perm[i];
+    if (in_shape[axis] == 1) continue;
+    if (l.rank > 0 && l.stride[l.rank - 1] == in_stride[axis] * in_shape[axis]) {
+      l.shape[l.rank - 1] *= in_shape[axis];
+      l.stride[l.rank - 1] = in_stride[axis];
+    } else {
+      l.shape[l.rank] = in_shape[axis];
+      l.stride[l.rank] = in_stride[axis];
+      l.rank++;
+    }
+  }
+  return l;
+}
+
+// Input offset of the output block with index `block` over the axes [0, axes), skipping axis `skip` (or -1).
+static int64_t block_offset(const Layout* l, int axes, int skip, int64_t block) {
+  int64_t offset = 0;
+  for (int i = axes - 1; i >= 0; i--) {
+    if (i == skip) continue;
+    offset += (block % l->shape[i]) * l->stride[i];
+    block /= l->shape[i];
+  }
+  return offset;
+}
+
+#define TILE 16
+
+static void transpose_run(const uint32_t* x, uint32_t* out, const Layout* l, int64_t total) {
+  if (l->rank <= 1) {  // nothing moves: a copy
+    memcpy(out, x, total * sizeof *x);
+    return;
+  }
+  const int last = l->rank - 1;
+  if (l->stride[last] == 1) {  // rows of the output are contiguous rows of the input
+    const int64_t row = l->shape[last], rows = total / row;
+#pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) memcpy(out + r * row, x + block_offset(l, last, -1, r), row * sizeof *x);
+    return;
+  }
+  // The output's last axis walks the input with stride sa; the input's last axis sits at output axis b with output
+  // stride ob. Copy 16×16 tiles of that (b, last) plane for each index of the other axes.
+  int b = 0;
+  while (l->stride[b] != 1) b++;
+  int64_t ob = 1;
+  for (int i = last; i > b; i--) ob *= l->shape[i];
+  const int64_t na = l->shape[last], nb = l->shape[b], sa = l->stride[last];
+  const int64_t planes = total / (na * nb), tiles_b = (nb + TILE - 1) / TILE;
+#pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN)
+  for (int64_t job = 0; job < planes * tiles_b; job++) {
+    const int64_t plane = job / tiles_b, j0 = (job % tiles_b) * TILE;
+    const int64_t j1 = j0 + TILE < nb ? j0 + TILE : nb;
+    // Output offset of the plane: its index over the output axes other than b and last, in output strides.
+    int64_t out_base = 0, in_base = 0, rest = plane, ostride = na;
+    for (int i = last - 1; i >= 0; i--) {
+      if (i == b) {
+        ostride *= l->shape[i];
+        continue;
+      }
+      const int64_t idx = rest % l->shape[i];
+      rest /= l->shape[i];
+      out_base += idx * ostride;
+      in_base += idx * l->stride[i];
+      ostride *= l->shape[i];
+    }
+    for (int64_t i0 = 0; i0 < na; i0 += TILE) {
+      const int64_t i1 = i0 + TILE < na ? i0 + TILE : na;
+      for (int64_t j = j0; j < j1; j++) {
+        uint32_t* o = out + out_base + j * ob;
+        const uint32_t* in = x + in_base + j;
+        for (int64_t i = i0; i < i1; i++) o[i] = in[i * sa];
+      }
+    }
+  }
+}
+
+static bool arg_dims(napi_env env, napi_value v, const char* name, int64_t* dims, uint32_t* rank) {
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  if (!is_array || napi_get_array_length(env, v, rank) != napi_ok || *rank > MAX_RANK) {
+    throw_fmt(env, false, "transpose", "must be an array of at most 8 integers", name);
+    return false;
+  }
+  for (uint32_t i = 0; i < *rank; i++) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (!arg_int(env, "transpose", e, name, &dims[i])) return false;
+  }
+  return true;
+}
+
+static napi_value transpose(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!arg_count(env, info, "transpose(x, out, shape, perm) takes 4 arguments", 4, argv)) return NULL;
+  void *x, *out;
+  int64_t len_x, len_out, shape[MAX_RANK], perm[MAX_RANK];
+  uint32_t rank, perm_rank;
+  if (!arg_f32(env, "transpose", argv[0], "x", true, &x, &len_x) ||
+      !arg_f32(env, "transpose", argv[1], "out", true, &out, &len_out) ||
+      !arg_dims(env, argv[2], "shape", shape, &rank) || !arg_dims(env, argv[3], "perm", perm, &perm_rank)) {
+    return NULL;
+  }
+  bool seen[MAX_RANK] = {false};
+  bool valid = perm_rank == rank;
+  for (uint32_t i = 0; valid && i < rank; i++) {
+    valid = perm[i] < rank && !seen[perm[i]];
+    if (valid) seen[perm[i]] = true;
+  }
+  if (!valid) {
+    napi_throw_range_error(env, NULL, "transpose: perm must be a permutation of the axes of shape");
+    return NULL;
+  }
+  int64_t total = 1;
+  for (uint32_t i = 0; i < rank; i++) {
+    if (shape[i] != 0 && total > INT64_MAX / 2 / shape[i]) {
+      napi_throw_range_error(env, NULL, "transpose: shape too large");
+      return NULL;
+    }
+    total *= shape[i];
+  }
+  if (!check_length(env, "transpose", "x", len_x, total) || !check_length(env, "transpose", "out", len_out, total)) {
+    return NULL;
+  }
+  if (overlaps(out, total, x, total)) {
+    napi_throw_error(env, NULL, "transpose: out must not overlap x");
+    return NULL;
+  }
+  if (total == 0) return NULL;
+  Layout l = plan_transpose((int)rank, shape, perm);
+  transpose_run((const uint32_t*)x, (uint32_t*)out, &l, total);
+  return NULL;
+}
+
+// -------------------------------------------------------------------------------------------------- elementwise ops
+
+// tanh as a rational function (odd degree-13 numerator, even degree-6 denominator) on [-9, 9], where float32 tanh
+// reaches ±1; max error ≈ 2 ulp. Branch-free, so the loops using it vectorise.
+__attribute__((always_inline)) static inline float tanh_rational(float x) {
+  const float c = x > 9.0f ? 9.0f : (x < -9.0f ? -9.0f : x);
+  const float x2 = c * c;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 - 8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  const float t = c * p / q;
+  return fabsf(x) < 4e-4f ? x : t;  // tanh(x) = x to float precision there
+}
+
+// e^x for x in [-87, 88] (clamped there), ≈ 1 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor
+// polynomial, 2^n through the exponent bits. Branch-free, so loops using it vectorise.
+__attribute__((always_inline)) static inline float exp_poly(float x) {
+  const float c = x > 88.0f ? 88.0f : (x < -87.0f ? -87.0f : x);
+  const float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest via 1.5·2^23
+  const float r = (c - n * 0.693145751953125f) - n * 1.428606765330187e-06f;  // ln2 split in two for exactness
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } scale = {.i = ((int32_t)n + 127) << 23};
+  return p * scale.f;
+}
+
+MULTIVERSION static void sigmoid_span(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_poly(-x[i]));
+}
+
+MULTIVERSION static void silu_span(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_poly(-x[i]));
+}
+
+MULTIVERSION static void tanh_span(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) y[i] = tanh_rational(x[i]);
+}
+
+MULTIVERSION static void gelu_tanh_span(const float* x, float* y, int64_t n) {
+  const float k = 0.7978845608028654f;  // √(2/π)
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    y[i] = 0.5f * v * (1.0f + tanh_rational(k * (v + 0.044715f * v * v * v)));
+  }
+}
+
+typedef void (*Span)(const float*, float*, int64_t);
+static const Span UNARY[] = {tanh_span, gelu_tanh_span, sigmoid_span, silu_span};
+#define UNARY_OPS (int64_t)(sizeof UNARY / sizeof UNARY[0])
+
+// Splits [0, n) into one contiguous chunk per thread (multiples of 64 elements, so chunks stay cache-line aligned).
+static void parallel_spans(Span f, const float* x, float* y, int64_t n) {
+  if (n < PARALLEL_MIN) {
+    f(x, y, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t chunk = ((n + threads - 1) / threads + 63) / 64 * 64;
+    const int64_t start = t * chunk, end = start + chunk < n ? start + chunk : n;
+    if (start < end) f(x + start, y + start, end - start);
+  }
+}
+
+static napi_value unary(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!arg_count(env, info, "unary(op, x, out) takes 3 arguments", 3, argv)) return NULL;
+  int64_t op, len_x, len_out;
+  void *x, *out;
+  if (!arg_int(env, "unary", argv[0], "op", &op) || !arg_f32(env, "unary", argv[1], "x", false, &x, &len_x) ||
+      !arg_f32(env, "unary", argv[2], "out", false, &out, &len_out)) {
+    return NULL;
+  }
+  if (op >= UNARY_OPS) {
+    napi_throw_range_error(env, NULL, "unary: unknown op");
+    return NULL;
+  }
+  if (!check_length(env, "unary", "out", len_out, len_x)) return NULL;
+  // In place (out == x) is fine; a partial overlap is not.
+  if (out != x && overlaps(out, len_x, x, len_x)) {
+    napi_throw_error(env, NULL, "unary: out must be x or not overlap it");
+    return NULL;
+  }
+  parallel_spans(UNARY[op], (const float*)x, (float*)out, len_x);
+  return NULL;
+}
+
+// -------------------------------------------------------------------------------------------------------- layer norm
+
+MULTIVERSION static void layer_norm_row(const float* x, float* y, int64_t n, float eps, const float* gamma,
+                                        const float* beta) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += x[i];
+  const float mean = (float)(sum / n);
+  double sq = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float d = x[i] - mean;
+    sq += (double)d * d;
+  }
+  const float rstd = 1.0f / sqrtf((float)(sq / n) + eps);
+  if (gamma && beta) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
+  } else if (gamma) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd * gamma[i];
+  } else if (beta) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd + beta[i];
+  } else {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd;
+  }
+}
+
+static bool arg_optional_f32(napi_env env, const char* fn, napi_value v, const char* name, float** data,
+                             int64_t cols) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_null || type == napi_undefined) {
+    *data = NULL;
+    return true;
+  }
+  int64_t len;
+  return arg_f32(env, fn, v, name, false, (void**)data, &len) && check_length(env, fn, name, len, cols);
+}
+
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!arg_count(env, info, "layerNorm(x, out, rows, cols, eps, gamma, beta) takes 7 arguments", 7, argv)) return NULL;
+  void *x, *out;
+  float *gamma, *beta;
+  int64_t len_x, len_out, rows, cols;
+  double eps;
+  if (!arg_f32(env, "layerNorm", argv[0], "x", false, &x, &len_x) ||
+      !arg_f32(env, "layerNorm", argv[1], "out", false, &out, &len_out) ||
+      !arg_int(env, "layerNorm", argv[2], "rows", &rows) || !arg_int(env, "layerNorm", argv[3], "cols", &cols) ||
+      !arg_number(env, "layerNorm", argv[4], "eps", &eps) ||
+      !arg_optional_f32(env, "layerNorm", argv[5], "gamma", &gamma, cols) ||
+      !arg_optional_f32(env, "layerNorm", argv[6], "beta", &beta, cols)) {
+    return NULL;
+  }
+  const int64_t total = rows * cols;
+  if (!check_length(env, "layerNorm", "x", len_x, total) || !check_length(env, "layerNorm", "out", len_out, total)) {
+    return NULL;
+  }
+  if (out != x && overlaps(out, total, x, total)) {
+    napi_throw_error(env, NULL, "layerNorm: out must be x or not overlap it");
+    return NULL;
+  }
+  if (cols == 0) return NULL;
+  const float* xs = (const float*)x;
+  float* ys = (float*)out;
+#pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN)
+  for (int64_t r = 0; r < rows; r++) layer_norm_row(xs + r * cols, ys + r * cols, cols, (float)eps, gamma, beta);
+  return NULL;
+}
+
+
+// ------------------------------------------------------------------------------------------------------- group norm
+
+// acc[c] += (x[c] - shift[c])^p over the rows [r0, r1) of a [rows, C] block; p is 1 or 2.
+MULTIVERSION static void channel_sums(const float* x, int64_t r0, int64_t r1, int64_t C, const float* shift,
+                                      double* acc, int squares) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* row = x + r * C;
+    if (squares) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) {
+        const double d = row[c] - shift[c];
+        acc[c] += d * d;
+      }
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) acc[c] += row[c];
+    }
+  }
+}
+
+MULTIVERSION static void scale_shift_rows(const float* x, float* y, int64_t rows, int64_t C, const float* a,
+                                          const float* b) {
+  for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * a[c] + b[c];
+  }
+}
+
+// Per-channel sums of one [S, C] image over all threads, into sums[C].
+static void image_channel_sums(const float* x, int64_t S, int64_t C, const float* shift, double* sums, int squares,
+                               double* partial, int threads) {
+  memset(partial, 0, sizeof(double) * C * threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int64_t chunk = (S + n - 1) / n, r0 = t * chunk, r1 = r0 + chunk < S ? r0 + chunk : S;
+    if (r0 < r1) channel_sums(x, r0, r1, C, shift, partial + t * C, squares);
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double total = 0;
+    for (int t = 0; t < threads; t++) total += partial[t * C + c];
+    sums[c] = total;
+  }
+}
+
+static napi_value group_norm(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  const char* fn = "groupNorm";
+  if (!arg_count(env, info, "groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta) takes 9 arguments",
+                 9, argv)) {
+    return NULL;
+  }
+  void *x, *out;
+  float *gamma, *beta;
+  int64_t len_x, len_out, B, S, C, G;
+  double eps;
+  if (!arg_f32(env, fn, argv[0], "x", false, &x, &len_x) || !arg_f32(env, fn, argv[1], "out", false, &out, &len_out) ||
+      !arg_int(env, fn, argv[2], "batch", &B) || !arg_int(env, fn, argv[3], "spatial", &S) ||
+      !arg_int(env, fn, argv[4], "channels", &C) || !arg_int(env, fn, argv[5], "groups", &G) ||
+      !arg_number(env, fn, argv[6], "eps", &eps) || !arg_optional_f32(env, fn, argv[7], "gamma", &gamma, C) ||
+      !arg_optional_f32(env, fn, argv[8], "beta", &beta, C)) {
+    return NULL;
+  }
+  if (G == 0 || C % G != 0) {
+    napi_throw_range_error(env, NULL, "groupNorm: channels must be a positive multiple of groups");
+    return NULL;
+  }
+  const int64_t total = B * S * C;
+  if (!check_length(env, fn, "x", len_x, total) || !check_length(env, fn, "out", len_out, total)) return NULL;
+  if (out != x && overlaps(out, total, x, total)) {
+    napi_throw_error(env, NULL, "groupNorm: out must be x or not overlap it");
+    return NULL;
+  }
+  if (total == 0) return NULL;
+  const int threads = S * C >= PARALLEL_MIN ? omp_get_max_threads() : 1;
+  double* partial = malloc(sizeof(double) * C * (threads + 1));
+  float* coef = malloc(sizeof(float) * C * 2);  // per-channel mean, then scale a and shift b
+  if (!partial || !coef) {
+    free(partial);
+    free(coef);
+    napi_throw_error(env, NULL, "groupNorm: out of memory");
+    return NULL;
+  }
+  double* sums = partial + C * threads;
+  float *a = coef, *b = coef + C;
+  const int64_t Cg = C / G;
+  const double count = (double)S * Cg;
+  for (int64_t n = 0; n < B; n++) {
+    const float* xn = (const float*)x + n * S * C;
+    float* yn = (float*)out + n * S * C;
+    // Two passes (mean, then centred squares) as PyTorch's variance, so large offsets do not cancel.
+    for (int64_t c = 0; c < C; c++) a[c] = 0;
+    image_channel_sums(xn, S, C, a, sums, 0, partial, threads);
+    for (int64_t g = 0; g < G; g++) {
+      double s = 0;
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) s += sums[c];
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) a[c] = (float)(s / count);
+    }
+    image_channel_sums(xn, S, C, a, sums, 1, partial, threads);
+    for (int64_t g = 0; g < G; g++) {
+      double s = 0;
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) s += sums[c];
+      const float rstd = 1.0f / sqrtf((float)(s / count) + (float)eps);
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) {
+        const float mean = a[c], scale = rstd * (gamma ? gamma[c] : 1.0f);
+        a[c] = scale;
+        b[c] = (beta ? beta[c] : 0.0f) - mean * scale;
+      }
+    }
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t r0 = 0; r0 < S; r0 += 256) {
+      const int64_t rows = r0 + 256 < S ? 256 : S - r0;
+      scale_shift_rows(xn + r0 * C, yn + r0 * C, rows, C, a, b);
+    }
+  }
+  free(partial);
+  free(coef);
+  return NULL;
+}
+
+void register_ops(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"transpose", NULL, transpose, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unary", NULL, unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"groupNorm", NULL, group_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -1,0 +1,229 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groupNorm, layerNorm, transpose, unary } from './addon';
+import { FusedKernel } from './fused';
+import { blasKernelStats, registerBlasKernels, unregisterBlasKernels } from './register';
+import { BACKENDS, blasVsStock, expectAddon, randomTensor, seeded, useBackend, values } from './test-util';
+
+/** Row-major transpose in plain JavaScript, index by index. */
+function naiveTranspose(x: Float32Array, shape: number[], perm: number[]): Float32Array {
+  const outShape = perm.map((p) => shape[p]!);
+  const inStride = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const out = new Float32Array(x.length);
+  for (let o = 0; o < out.length; o++) {
+    let rest = o;
+    let offset = 0;
+    for (let i = outShape.length - 1; i >= 0; i--) {
+      offset += (rest % outShape[i]!) * inStride[perm[i]!]!;
+      rest = Math.floor(rest / outShape[i]!);
+    }
+    out[o] = x[offset]!;
+  }
+  return out;
+}
+
+const geluTanh64 = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+const maxAbsDiff = (a: Float32Array, f: (i: number) => number) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - f(i))), 0);
+
+describe('native transpose', () => {
+  beforeAll(() => expectAddon());
+
+  it.each([
+    [[7], [0]],
+    [[5, 3], [1, 0]],
+    [[33, 47], [1, 0]],
+    [[2, 17, 3, 4, 5], [2, 0, 3, 1, 4]], // attention's qkv split
+    [[2, 4, 19, 6], [0, 2, 1, 3]], // heads back to tokens
+    [[3, 1, 5, 1, 4], [4, 3, 2, 1, 0]], // size-1 axes
+    [[1, 1, 1], [2, 0, 1]],
+    [[2, 3, 4, 5, 6, 7], [5, 3, 1, 0, 2, 4]],
+    [[4, 6, 8], [0, 1, 2]], // identity
+    [[64, 40, 48], [2, 0, 1]], // large enough for several threads and partial tiles
+  ])('shape %j, perm %j: every element where the definition puts it', (shape, perm) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = seeded(n, 7);
+    const out = new Float32Array(n);
+    transpose(x, out, shape, perm);
+    expect(out).toEqual(naiveTranspose(x, shape, perm));
+  });
+
+  it('refuses bad permutations, short and overlapping buffers with a clear error', () => {
+    const x = new Float32Array(24);
+    expect(() => transpose(x, new Float32Array(24), [2, 3, 4], [0, 0, 1])).toThrow(/perm must be a permutation/);
+    expect(() => transpose(x, new Float32Array(24), [2, 3, 4], [0, 1])).toThrow(/perm must be a permutation/);
+    expect(() => transpose(x, new Float32Array(23), [2, 3, 4], [2, 1, 0])).toThrow(/out has 23 elements, the shapes need 24/);
+    expect(() => transpose(x, x, [2, 3, 4], [2, 1, 0])).toThrow(/must not overlap/);
+    expect(() => transpose(x, new Float32Array(24), [2, 3.5, 4], [2, 1, 0])).toThrow(/shape must be/);
+  });
+});
+
+describe('native elementwise ops', () => {
+  beforeAll(() => expectAddon());
+  // Spans every branch: tiny (|x| < 4e-4), ordinary, and saturated (|x| > 9) values, large enough to use threads.
+  const x = Float32Array.from(seeded(100_003, 3), (v, i) => v * (i % 3 === 0 ? 1e-3 : i % 3 === 1 ? 4 : 30));
+
+  it('tanh is within 4e-7 of float64 tanh, odd, and exact at 0 and the saturation points', () => {
+    const y = new Float32Array(x.length);
+    unary('tanh', x, y);
+    expect(maxAbsDiff(y, (i) => Math.tanh(x[i]!))).toBeLessThan(4e-7);
+    const probe = Float32Array.of(0, -0.3, 0.3, 9, -9, 50, Infinity, -Infinity);
+    const out = new Float32Array(probe.length);
+    unary('tanh', probe, out);
+    expect([out[0], out[1]! + out[2]!, out[5], out[6], out[7]]).toEqual([0, 0, 1, 1, -1]);
+  });
+
+  it('tanh-GELU is within 1e-6 (absolute) of float64 and works in place', () => {
+    const y = Float32Array.from(x);
+    unary('geluTanh', y, y);
+    expect(maxAbsDiff(y, (i) => geluTanh64(x[i]!))).toBeLessThan(1e-6 * 30);
+    const small = Float32Array.from(x.subarray(0, 1000), (v) => v / 4);
+    const ys = new Float32Array(small.length);
+    unary('geluTanh', small, ys);
+    expect(maxAbsDiff(ys, (i) => geluTanh64(small[i]!))).toBeLessThan(1e-6);
+  });
+
+  it('sigmoid and SiLU are within 1e-6 (relative) of float64 over [-100, 100], saturating cleanly', () => {
+    const wide = Float32Array.from(seeded(50_001, 17), (v) => 100 * v);
+    for (const op of ['sigmoid', 'silu'] as const) {
+      const y = new Float32Array(wide.length);
+      unary(op, wide, y);
+      let worst = 0;
+      wide.forEach((v, i) => {
+        const want = (op === 'silu' ? v : 1) / (1 + Math.exp(-v));
+        worst = Math.max(worst, Math.abs(y[i]! - want) / Math.max(Math.abs(want), 1e-30));
+      });
+      expect(worst, op).toBeLessThan(1e-6);
+    }
+    const probe = Float32Array.of(0, 1000, -1000, Infinity, -Infinity);
+    const out = new Float32Array(probe.length);
+    unary('sigmoid', probe, out);
+    expect(Array.from(out)).toEqual([0.5, 1, expect.closeTo(0, 30), 1, expect.closeTo(0, 30)]);
+  });
+
+  it('layer norm matches float64 with and without gamma/beta, and NaN rows stay NaN', () => {
+    const rows = 37;
+    const cols = 1152;
+    const xs = Float32Array.from(seeded(rows * cols, 5), (v, i) => 3 * v + (i % cols === 0 ? 100 : 1));
+    const gamma = seeded(cols, 8);
+    const beta = seeded(cols, 9);
+    for (const [g, b] of [[null, null], [gamma, null], [null, beta], [gamma, beta]] as const) {
+      const y = new Float32Array(xs.length);
+      layerNorm(xs, y, rows, cols, 1e-6, g, b);
+      let worst = 0;
+      for (let r = 0; r < rows; r++) {
+        const row = Array.from(xs.subarray(r * cols, (r + 1) * cols));
+        const mean = row.reduce((a, v) => a + v, 0) / cols;
+        const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / cols + 1e-6);
+        row.forEach((v, c) => {
+          const want = (v - mean) * rstd * (g ? g[c]! : 1) + (b ? b[c]! : 0);
+          worst = Math.max(worst, Math.abs(y[r * cols + c]! - want));
+        });
+      }
+      expect(worst).toBeLessThan(5e-6);
+    }
+    const bad = Float32Array.of(1, NaN, 3, 1, 2, 3);
+    const out = new Float32Array(6);
+    layerNorm(bad, out, 2, 3, 1e-5);
+    expect(out.slice(0, 3).every(Number.isNaN)).toBe(true);
+    expect(Number.isFinite(out[4]!)).toBe(true);
+    expect(() => layerNorm(bad, out, 2, 3, 1e-5, new Float32Array(2))).toThrow(/gamma has 2 elements, the shapes need 3/);
+  });
+});
+
+describe('native group norm', () => {
+  beforeAll(() => expectAddon());
+
+  /** float64 reference: x [b, s, c], groups of c/g consecutive channels. */
+  function reference(x: Float32Array, b: number, s: number, c: number, g: number, eps: number, gamma?: Float32Array, beta?: Float32Array) {
+    const y = new Float64Array(x.length);
+    const cg = c / g;
+    for (let n = 0; n < b; n++) {
+      for (let k = 0; k < g; k++) {
+        const idx: number[] = [];
+        for (let p = 0; p < s; p++) for (let j = 0; j < cg; j++) idx.push(n * s * c + p * c + k * cg + j);
+        const mean = idx.reduce((a, i) => a + x[i]!, 0) / idx.length;
+        const rstd = 1 / Math.sqrt(idx.reduce((a, i) => a + (x[i]! - mean) ** 2, 0) / idx.length + eps);
+        for (const i of idx) y[i] = (x[i]! - mean) * rstd * (gamma ? gamma[i % c]! : 1) + (beta ? beta[i % c]! : 0);
+      }
+    }
+    return y;
+  }
+
+  it.each([
+    [1, 4, 8, 2],
+    [2, 1000, 64, 32], // threaded (≥ 32768 per image)
+    [3, 7, 6, 3],
+    [1, 5, 4, 1],
+  ])('batch %i, %i positions, %i channels, %i groups: float64 result, offsets of 1e3 do not cancel', (b, s, c, g) => {
+    const x = Float32Array.from(seeded(b * s * c, 21), (v, i) => 1000 + 2 * v + (i % c));
+    const gamma = seeded(c, 22);
+    const beta = seeded(c, 23);
+    for (const [gm, bt] of [[undefined, undefined], [gamma, beta]] as const) {
+      const y = new Float32Array(x.length);
+      groupNorm(x, y, b, s, c, g, 1e-6, gm ?? null, bt ?? null);
+      const want = reference(x, b, s, c, g, 1e-6, gm, bt);
+      expect(maxAbsDiff(y, (i) => want[i]!)).toBeLessThan(2e-4); // inputs carry float32 rounding of ~6e-5 at 1000
+    }
+  });
+
+  it('refuses channels that do not split into the groups', () => {
+    expect(() => groupNorm(new Float32Array(12), new Float32Array(12), 1, 2, 6, 4, 1e-5)).toThrow(/multiple of groups/);
+  });
+});
+
+describe.each(BACKENDS)('native layout and elementwise kernels on %s', (backend) => {
+  beforeAll(() => expectAddon());
+  afterAll(() => unregisterBlasKernels());
+
+  it('Transpose equals the stock kernel for attention-shaped and odd permutations', async () => {
+    const err = await blasVsStock(
+      backend,
+      () => [tf.transpose(randomTensor([2, 9, 3, 4, 5], 1), [2, 0, 3, 1, 4]), tf.transpose(randomTensor([3, 1, 7, 2], 2), [3, 2, 1, 0]), tf.transpose(randomTensor([6, 10], 3))],
+      { kernels: [tf.Transpose] },
+    );
+    expect(err).toBe(0);
+  });
+
+  it('Unpack equals the stock kernel on every axis (small blocks fall back)', async () => {
+    const err = await blasVsStock(backend, () => [...tf.unstack(randomTensor([3, 4, 80], 4)), ...tf.unstack(randomTensor([3, 4, 80], 5), 1), ...tf.unstack(randomTensor([3, 4, 5], 6), 2)], {
+      kernels: [tf.Unpack],
+    });
+    expect(err).toBe(0);
+    expect(blasKernelStats()[tf.Unpack]!.lastFallbackReason).toMatch(/blocks of < 64/);
+  });
+
+  it('Tanh and Sigmoid agree with the stock kernels to float precision', async () => {
+    const err = await blasVsStock(backend, () => [tf.tanh(tf.mul(randomTensor([5, 999], 7), 6)), tf.sigmoid(tf.mul(randomTensor([5, 999], 8), 20))], { kernels: [tf.Tanh, tf.Sigmoid] });
+    expect(err).toBeLessThan(1e-6);
+  });
+
+  it('registers the fused kernels @svg/nn looks for, and keeps tensor counts flat', async () => {
+    await useBackend(backend);
+    expect(tf.getKernel(FusedKernel.geluTanh, backend)).toBeUndefined();
+    expect(registerBlasKernels(backend)).toBe(true);
+    const x = randomTensor([4, 300], 11);
+    const [gelu] = await values(() => tf.engine().runKernel(FusedKernel.geluTanh, { x }) as tf.Tensor);
+    const xs = await x.data();
+    expect(maxAbsDiff(gelu!, (i) => geluTanh64(xs[i]!))).toBeLessThan(1e-6);
+    const gamma = randomTensor([300], 12);
+    const [ln] = await values(() => tf.engine().runKernel(FusedKernel.layerNorm, { x, gamma }, { epsilon: 1e-5 }) as tf.Tensor);
+    const [ref] = await values(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gamma);
+    });
+    expect(maxAbsDiff(ln!, (i) => ref![i]!)).toBeLessThan(2e-6);
+    expect(() => tf.engine().runKernel(FusedKernel.layerNorm, { x, gamma: randomTensor([3], 1) }, { epsilon: 1e-5 })).toThrow(/gamma of shape \[3\] for 300 channels/);
+    const img = randomTensor([2, 5, 3, 8], 13);
+    const [gn] = await values(() => tf.engine().runKernel(FusedKernel.groupNorm, { x: img }, { numGroups: 4, epsilon: 1e-5 }) as tf.Tensor);
+    const [gnRef] = await values(() => {
+      const g = tf.reshape(img, [2, 15, 4, 2]);
+      const { mean, variance } = tf.moments(g, [1, 3], true);
+      return tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, 1e-5))), img.shape);
+    });
+    expect(maxAbsDiff(gn!, (i) => gnRef![i]!)).toBeLessThan(2e-6);
+    img.dispose();
+    tf.dispose([x, gamma]);
+    unregisterBlasKernels(backend);
+    expect(tf.getKernel(FusedKernel.geluTanh, backend)).toBeUndefined();
+  });
+});

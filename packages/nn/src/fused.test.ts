@@ -1,0 +1,69 @@
+// The fused kernels (@svg/blas on cpu and wasm) against the tfjs-op composites they replace: values and gradients.
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { registerBlasKernels, unregisterBlasKernels } from '@svg/blas';
+import { FUSED_KERNELS, canFuse } from './fused';
+import { GroupNorm, LayerNorm, geluTanh, initBackend, seededNormal, silu } from './index';
+
+type Case = { name: string; kernel: string; f: (x: tf.Tensor) => tf.Tensor; params: () => tf.Variable[]; input: tf.Tensor };
+
+function cases(): Case[] {
+  const ln = new LayerNorm(48, { eps: 1e-6 });
+  const lnPlain = new LayerNorm(48, { eps: 1e-6, affine: false });
+  const gn = new GroupNorm(4, 16);
+  for (const [m, seed] of [[ln, 1], [gn, 2]] as const) {
+    m.weight!.set(tf.add(1, seededNormal(m.weight!.shape, seed, 0.3)));
+    m.bias!.set(seededNormal(m.bias!.shape, seed + 10, 0.3));
+  }
+  const x3 = tf.mul(seededNormal([2, 5, 48], 3), 2);
+  const x4 = tf.add(seededNormal([2, 3, 5, 16], 4), 1);
+  const vars = (m: LayerNorm | GroupNorm) => [m.weight?.value, m.bias?.value].filter((v): v is tf.Variable => v instanceof tf.Variable);
+  return [
+    { name: 'geluTanh', kernel: FUSED_KERNELS.geluTanh, input: x3, f: geluTanh, params: () => [] },
+    { name: 'silu', kernel: FUSED_KERNELS.silu, input: x3, f: silu, params: () => [] },
+    { name: 'LayerNorm (affine)', kernel: FUSED_KERNELS.layerNorm, input: x3, f: (x) => ln.forward(x), params: () => vars(ln) },
+    { name: 'LayerNorm (no affine)', kernel: FUSED_KERNELS.layerNorm, input: x3, f: (x) => lnPlain.forward(x), params: () => vars(lnPlain) },
+    { name: 'GroupNorm', kernel: FUSED_KERNELS.groupNorm, input: x4, f: (x) => gn.forward(x), params: () => vars(gn) },
+  ];
+}
+
+/** Output, d(Σ w·y)/dx and d(Σ w·y)/dparams with fixed weights w, as plain arrays. */
+async function valueAndGrads(c: Case): Promise<Float32Array[]> {
+  const before = tf.memory().numTensors;
+  const y = c.f(c.input);
+  const w = seededNormal(y.shape, 9);
+  const loss = (x: tf.Tensor) => tf.sum(tf.mul(w, c.f(x)));
+  const [dx] = tf.grads(loss)([c.input]);
+  const params = c.params();
+  const { value, grads } = params.length ? tf.variableGrads(() => loss(c.input) as tf.Scalar, params) : { value: null, grads: {} };
+  value?.dispose();
+  const out = [y, dx!, ...params.map((p) => grads[p.name]!)];
+  const data = await Promise.all(out.map(async (t) => Float32Array.from(await t.data())));
+  tf.dispose([...out, w]);
+  expect(tf.memory().numTensors, 'tensors leaked').toBe(before);
+  return data;
+}
+
+describe.each(['cpu', 'wasm'] as const)('fused kernels on %s', (backend) => {
+  afterAll(() => registerBlasKernels(backend));
+
+  it('run when @svg/blas is registered and agree with the tfjs-op composites in value and gradient', async () => {
+    await initBackend(backend);
+    const all = cases();
+    for (const c of all) expect(canFuse(c.kernel, c.input), `${c.kernel} not registered`).toBe(true);
+    const fused = [];
+    for (const c of all) fused.push(await valueAndGrads(c));
+    unregisterBlasKernels(backend);
+    for (const [i, c] of all.entries()) {
+      expect(canFuse(c.kernel, c.input)).toBe(false);
+      const composite = await valueAndGrads(c);
+      expect(fused[i]!.length, c.name).toBe(composite.length);
+      composite.forEach((want, j) => {
+        const got = fused[i]![j]!;
+        const scale = Math.max(1, ...want.map(Math.abs));
+        const err = got.reduce((m, v, k) => Math.max(m, Math.abs(v - want[k]!)), 0);
+        expect(err / scale, `${c.name} output ${j}`).toBeLessThan(2e-5);
+      });
+    }
+  });
+});
