@@ -20,6 +20,7 @@ interface BlasAddon {
   unary(op: number, x: Float32Array, out: Float32Array): void;
   layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
   groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void;
   info(): { config: string; threads: number };
 }
 
@@ -114,4 +115,12 @@ export function layerNorm(x: Float32Array, out: Float32Array, rows: number, cols
  */
 export function groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null = null, beta: Float32Array | null = null): void {
   native().groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta);
+}
+
+/**
+ * `out_i = softmax(scale·q_i·k_iᵀ)·v_i` for i < batch, with q_i [tq, d], k_i [tk, d], v_i [tk, dv] and out_i [tq, dv]
+ * row-major and packed; the scores stay inside the call. Throws without the addon.
+ */
+export function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void {
+  native().attention(q, k, v, out, batch, tq, tk, d, dv, scale);
 }

@@ -1,4 +1,4 @@
-import { groupNorm, layerNorm, unary, type UnaryOp } from './addon';
+import { attention, groupNorm, layerNorm, unary, type UnaryOp } from './addon';
 
 type UnaryOpName = keyof typeof UnaryOp;
 import type { TensorInfo } from '@tensorflow/tfjs-core';
@@ -8,7 +8,7 @@ import { isFloat32, sizeOf, type BlasKernel } from './kernel';
  * Names of the fused ops that `@svg/nn` runs as single kernels when the backend has them (and as tfjs op composites
  * otherwise); these are the kernels this package provides under those names.
  */
-export const FusedKernel = { geluTanh: 'SvgGeluTanh', silu: 'SvgSilu', layerNorm: 'SvgLayerNorm', groupNorm: 'SvgGroupNorm' } as const;
+export const FusedKernel = { geluTanh: 'SvgGeluTanh', silu: 'SvgSilu', layerNorm: 'SvgLayerNorm', groupNorm: 'SvgGroupNorm', attention: 'SvgAttention' } as const;
 
 /** An elementwise kernel over float32 tensors of any shape. */
 const unaryKernel =
@@ -67,5 +67,27 @@ export const groupNormKernel: BlasKernel = ({ inputs, attrs, data }) => {
   const out = data.alloc(shape);
   const spatial = sizeOf(shape.slice(1, -1));
   groupNorm(data.read(x!), out.values, shape[0], spatial, channels, groups, attrs.epsilon as number, gamma ? data.read(gamma) : null, beta ? data.read(beta) : null);
+  return out.info;
+};
+
+/**
+ * `SvgAttention`: `softmax(scale·q·kᵀ)·v` over the last two axes of q `[…, tq, d]`, k `[…, tk, d]`, v `[…, tk, dv]`
+ * (the same leading axes); attr `scale`.
+ */
+export const attentionKernel: BlasKernel = ({ inputs, attrs, data }) => {
+  const { q, k, v } = inputs;
+  if (!isFloat32(q, k, v)) return 'not float32';
+  const r = q!.shape.length;
+  const lead = q!.shape.slice(0, -2).join();
+  if (r < 2 || k!.shape.length !== r || v!.shape.length !== r || k!.shape.slice(0, -2).join() !== lead || v!.shape.slice(0, -2).join() !== lead) {
+    return `shapes q [${q!.shape}], k [${k!.shape}], v [${v!.shape}] do not match`;
+  }
+  const [tq, d] = q!.shape.slice(-2) as [number, number];
+  const [tk, dk] = k!.shape.slice(-2) as [number, number];
+  const [tv, dv] = v!.shape.slice(-2) as [number, number];
+  if (dk !== d || tv !== tk) return `shapes q [${q!.shape}], k [${k!.shape}], v [${v!.shape}] do not match`;
+  if (tk === 0 || d === 0) return 'no keys or an empty head dimension';
+  const out = data.alloc([...q!.shape.slice(0, -1), dv]);
+  attention(data.read(q!), data.read(k!), data.read(v!), out.values, sizeOf(q!.shape.slice(0, -2)), tq, tk, d, dv, attrs.scale as number);
   return out.info;
 };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupNorm, layerNorm, transpose, unary } from './addon';
+import { attention, groupNorm, layerNorm, transpose, unary } from './addon';
 import { FusedKernel } from './fused';
 import { blasKernelStats, registerBlasKernels, unregisterBlasKernels } from './register';
 import { BACKENDS, blasVsStock, expectAddon, randomTensor, seeded, useBackend, values } from './test-util';
@@ -171,6 +171,46 @@ describe('native group norm', () => {
   });
 });
 
+describe('native attention', () => {
+  beforeAll(() => expectAddon());
+
+  /** float64 softmax(scale·q·kᵀ)·v for one batch item. */
+  function reference(q: Float32Array, k: Float32Array, v: Float32Array, tq: number, tk: number, d: number, dv: number, scale: number): Float64Array {
+    const out = new Float64Array(tq * dv);
+    for (let i = 0; i < tq; i++) {
+      const s = Array.from({ length: tk }, (_, j) => scale * Array.from({ length: d }, (_, c) => q[i * d + c]! * k[j * d + c]!).reduce((a, b) => a + b, 0));
+      const max = Math.max(...s);
+      const e = s.map((x) => Math.exp(x - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < tk; j++) for (let c = 0; c < dv; c++) out[i * dv + c] += (e[j]! / sum) * v[j * dv + c]!;
+    }
+    return out;
+  }
+
+  it.each([
+    [3, 5, 7, 4, 6, 0.5],
+    [2, 33, 17, 8, 8, 1 / Math.sqrt(8)],
+    [1, 1, 1, 1, 1, 1],
+    [2, 9, 40, 3, 2, 20], // large logits: the max shift keeps exp finite
+  ])('batch %i, %i queries, %i keys, d %i, dv %i, scale %d: float64 result', (batch, tq, tk, d, dv, scale) => {
+    const q = seeded(batch * tq * d, 31);
+    const k = seeded(batch * tk * d, 32);
+    const v = seeded(batch * tk * dv, 33);
+    const out = new Float32Array(batch * tq * dv);
+    attention(q, k, v, out, batch, tq, tk, d, dv, scale);
+    for (let b = 0; b < batch; b++) {
+      const want = reference(q.subarray(b * tq * d), k.subarray(b * tk * d), v.subarray(b * tk * dv), tq, tk, d, dv, scale);
+      expect(maxAbsDiff(out.subarray(b * tq * dv, (b + 1) * tq * dv), (i) => want[i]!)).toBeLessThan(2e-6);
+    }
+  });
+
+  it('refuses short and overlapping buffers', () => {
+    const q = new Float32Array(8);
+    expect(() => attention(q, q, q, new Float32Array(7), 1, 2, 2, 4, 4, 1)).toThrow(/out has 7 elements, the shapes need 8/);
+    expect(() => attention(q, q, q, q, 1, 2, 2, 4, 4, 1)).toThrow(/must not overlap/);
+  });
+});
+
 describe.each(BACKENDS)('native layout and elementwise kernels on %s', (backend) => {
   beforeAll(() => expectAddon());
   afterAll(() => unregisterBlasKernels());
@@ -222,7 +262,12 @@ describe.each(BACKENDS)('native layout and elementwise kernels on %s', (backend)
     });
     expect(maxAbsDiff(gn!, (i) => gnRef![i]!)).toBeLessThan(2e-6);
     img.dispose();
-    tf.dispose([x, gamma]);
+    const [q, k, v] = [randomTensor([2, 3, 10, 8], 14), randomTensor([2, 3, 12, 8], 15), randomTensor([2, 3, 12, 5], 16)];
+    const [att] = await values(() => tf.engine().runKernel(FusedKernel.attention, { q, k, v }, { scale: 0.3 }) as tf.Tensor);
+    const [attRef] = await values(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(q, k, false, true), 0.3)), v));
+    expect(maxAbsDiff(att!, (i) => attRef![i]!)).toBeLessThan(2e-6);
+    expect(() => tf.engine().runKernel(FusedKernel.attention, { q, k: v, v }, { scale: 1 })).toThrow(/do not match/);
+    tf.dispose([x, gamma, q, k, v]);
     unregisterBlasKernels(backend);
     expect(tf.getKernel(FusedKernel.geluTanh, backend)).toBeUndefined();
   });

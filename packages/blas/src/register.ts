@@ -3,7 +3,7 @@ import { blasAvailable } from './addon';
 import { backendData, isBlasBackend, type BlasBackend } from './backend-data';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, fusedConv2d } from './conv';
 import type { BlasKernel } from './kernel';
-import { FusedKernel, geluTanhKernel, groupNormKernel, layerNormKernel, sigmoidKernel, siluKernel, tanhKernel } from './fused';
+import { FusedKernel, attentionKernel, geluTanhKernel, groupNormKernel, layerNormKernel, sigmoidKernel, siluKernel, tanhKernel } from './fused';
 import { transposeKernel, unpackKernel } from './layout';
 import { batchMatMul, fusedMatMul } from './matmul';
 
@@ -23,6 +23,7 @@ const KERNELS: Record<string, BlasKernel> = {
   [FusedKernel.silu]: siluKernel,
   [FusedKernel.layerNorm]: layerNormKernel,
   [FusedKernel.groupNorm]: groupNormKernel,
+  [FusedKernel.attention]: attentionKernel,
 };
 
 /** The stock kernels we replaced, per backend (undefined where the backend had none, e.g. wasm's filter gradient). */
@@ -65,8 +66,9 @@ function blasKernelFunc(kernelName: string, backendName: BlasBackend, kernel: Bl
 }
 
 /**
- * Replaces the `BatchMatMul`, `_FusedMatMul`, `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and
- * `Conv2DBackpropFilter` kernels of the `cpu` or `wasm` backend (default: the current backend) with OpenBLAS ones.
+ * Replaces the `BatchMatMul`, `_FusedMatMul`, `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter`,
+ * `Transpose`, `Unpack`, `Tanh` and `Sigmoid` kernels of the `cpu` or `wasm` backend (default: the current backend) with
+ * native ones, and registers the fused kernels named in `FusedKernel`.
  * Cases they do not cover (NCHW, non-float32, partial batch broadcasts, biases of rank > 1, …) run the saved stock
  * kernel. On wasm this also adds the `Conv2DBackpropFilter` kernel that stock wasm lacks, so conv layers train there.
  *

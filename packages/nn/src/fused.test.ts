@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerBlasKernels, unregisterBlasKernels } from '@svg/blas';
 import { FUSED_KERNELS, canFuse } from './fused';
-import { GroupNorm, LayerNorm, geluTanh, initBackend, seededNormal, silu } from './index';
+import { GroupNorm, LayerNorm, geluTanh, initBackend, scaledDotProductAttention, seededNormal, silu } from './index';
 
 type Case = { name: string; kernel: string; f: (x: tf.Tensor) => tf.Tensor; params: () => tf.Variable[]; input: tf.Tensor };
 
@@ -17,6 +17,8 @@ function cases(): Case[] {
   }
   const x3 = tf.mul(seededNormal([2, 5, 48], 3), 2);
   const x4 = tf.add(seededNormal([2, 3, 5, 16], 4), 1);
+  const kv = tf.mul(seededNormal([2, 3, 7, 8], 5), 1.5);
+  const attend = (q: tf.Tensor) => scaledDotProductAttention(q as tf.Tensor4D, kv as tf.Tensor4D, tf.mul(kv, 0.7) as tf.Tensor4D, 0.4);
   const vars = (m: LayerNorm | GroupNorm) => [m.weight?.value, m.bias?.value].filter((v): v is tf.Variable => v instanceof tf.Variable);
   return [
     { name: 'geluTanh', kernel: FUSED_KERNELS.geluTanh, input: x3, f: geluTanh, params: () => [] },
@@ -24,13 +26,16 @@ function cases(): Case[] {
     { name: 'LayerNorm (affine)', kernel: FUSED_KERNELS.layerNorm, input: x3, f: (x) => ln.forward(x), params: () => vars(ln) },
     { name: 'LayerNorm (no affine)', kernel: FUSED_KERNELS.layerNorm, input: x3, f: (x) => lnPlain.forward(x), params: () => vars(lnPlain) },
     { name: 'GroupNorm', kernel: FUSED_KERNELS.groupNorm, input: x4, f: (x) => gn.forward(x), params: () => vars(gn) },
+    // q, k and v all depend on the input, so the q, k and v gradients are all checked.
+    { name: 'attention', kernel: FUSED_KERNELS.attention, input: kv, f: (x) => scaledDotProductAttention(tf.mul(x, 1.3) as tf.Tensor4D, x as tf.Tensor4D, tf.sin(x) as tf.Tensor4D, 0.4), params: () => [] },
+    { name: 'attention (fixed k, v)', kernel: FUSED_KERNELS.attention, input: seededNormal([2, 3, 5, 8], 6), f: attend, params: () => [] },
   ];
 }
 
 /** Output, d(Σ w·y)/dx and d(Σ w·y)/dparams with fixed weights w, as plain arrays. */
 async function valueAndGrads(c: Case): Promise<Float32Array[]> {
   const before = tf.memory().numTensors;
-  const y = c.f(c.input);
+  const y = tf.tidy(() => c.f(c.input));
   const w = seededNormal(y.shape, 9);
   const loss = (x: tf.Tensor) => tf.sum(tf.mul(w, c.f(x)));
   const [dx] = tf.grads(loss)([c.input]);

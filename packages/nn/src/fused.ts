@@ -4,7 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
  * Kernel names under which a backend may provide one-pass versions of these ops; `@svg/blas` registers them on Node's
  * cpu and wasm backends. Where the active backend has no such kernel, the same maths runs as ordinary tfjs ops.
  */
-export const FUSED_KERNELS = { geluTanh: 'SvgGeluTanh', silu: 'SvgSilu', layerNorm: 'SvgLayerNorm', groupNorm: 'SvgGroupNorm' } as const;
+export const FUSED_KERNELS = {
+  geluTanh: 'SvgGeluTanh',
+  silu: 'SvgSilu',
+  layerNorm: 'SvgLayerNorm',
+  groupNorm: 'SvgGroupNorm',
+  attention: 'SvgAttention',
+} as const;
 
 /** True when the active backend has a kernel for `name` and `x` is float32 (the fused kernels' only dtype). */
 export function canFuse(name: string, x: tf.Tensor): boolean {
@@ -82,4 +88,24 @@ export function normKernel(
     return { value, gradFunc };
   });
   return op(...inputs);
+}
+
+/**
+ * `softmax(scale·q·kᵀ)·v` as one kernel, differentiable: the backward pass recomputes the attention weights P and
+ * returns dq = scale·dS·k, dk = scale·dSᵀ·q, dv = Pᵀ·dy with dS = P ⊙ (dy·vᵀ − rowsum(dy·vᵀ ⊙ P)).
+ */
+export function attentionKernel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: number): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([qt, kt, vt]);
+    const value = tf.engine().runKernel(FUSED_KERNELS.attention, { q: qt, k: kt, v: vt }, { scale }) as tf.Tensor;
+    const gradFunc = (dy: tf.Tensor, [qs, ks, vs]: tf.Tensor[]) => {
+      const p = tf.softmax(tf.mul(tf.matMul(qs!, ks!, false, true), scale));
+      const dp = tf.matMul(dy, vs!, false, true);
+      const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
+      return [tf.mul(tf.matMul(ds, ks!), scale), tf.mul(tf.matMul(ds, qs!, true, false), scale), tf.matMul(p, dy, true, false)];
+    };
+    return { value, gradFunc };
+  });
+  return op(q, k, v);
 }

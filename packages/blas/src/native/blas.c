@@ -15,7 +15,8 @@
 
 #include "napi_args.h"
 
-void register_ops(napi_env env, napi_value exports);  // ops.c
+void register_ops(napi_env env, napi_value exports);        // ops.c
+void register_attention(napi_env env, napi_value exports);  // attention.c
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[12];
@@ -84,6 +85,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_ops(env, exports);
+  register_attention(env, exports);
   return exports;
 }
 

@@ -1,10 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { attentionKernel, canFuse, FUSED_KERNELS } from '../fused';
 import { Module } from '../module';
 import { Linear } from './linear';
 import { LayerNorm } from './norm';
 
-/** `softmax(q·kᵀ·scale)·v` for q, k, v `[B, heads, T, headDim]`; scale defaults to 1/√headDim. */
+/**
+ * `softmax(q·kᵀ·scale)·v` for q, k, v `[B, heads, T, headDim]`; scale defaults to 1/√headDim. One kernel where the
+ * backend has it (the scores never materialise as a tensor).
+ */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale = 1 / Math.sqrt(q.shape[3])): tf.Tensor4D {
+  if (canFuse(FUSED_KERNELS.attention, q)) return attentionKernel(q, k, v, scale) as tf.Tensor4D;
   return tf.tidy(() => {
     const scores = tf.matMul(tf.mul(q, scale) as tf.Tensor4D, k, false, true);
     return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;

@@ -1,0 +1,94 @@
+// Scaled dot-product attention in one call, so the [queries, keys] score matrix never leaves this function:
+//
+// attention(q, k, v, out, batch, tq, tk, d, dv, scale)
+//   for each i < batch: out_i = softmax(scale · q_i · k_iᵀ) · v_i,  q_i [tq, d], k_i [tk, d], v_i [tk, dv], out_i [tq, dv]
+//
+// The scores of a block of queries go into a reused buffer (at most 4M floats), are softmaxed in place (max-shifted,
+// as torch.softmax) and multiplied by v_i: two OpenBLAS sgemms and one pass over the block.
+
+#include <cblas.h>
+#include <node_api.h>
+#include <stdlib.h>
+
+#include "napi_args.h"
+#include "vecmath.h"
+
+#define SCORE_FLOATS (1 << 22)
+
+MULTIVERSION static void softmax_rows(float* s, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; r++) {
+    float* row = s + r * n;
+    float max = row[0];
+    for (int64_t j = 1; j < n; j++) max = row[j] > max ? row[j] : max;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+      row[j] = exp_poly(row[j] - max);
+      sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) row[j] *= inv;
+  }
+}
+
+static napi_value attention(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  const char* fn = "attention";
+  if (!arg_count(env, info, "attention(q, k, v, out, batch, tq, tk, d, dv, scale) takes 10 arguments", 10, argv)) {
+    return NULL;
+  }
+  float *q, *k, *v, *out;
+  int64_t len_q, len_k, len_v, len_out, batch, tq, tk, d, dv;
+  double scale;
+  if (!arg_f32(env, fn, argv[0], "q", false, (void**)&q, &len_q) ||
+      !arg_f32(env, fn, argv[1], "k", false, (void**)&k, &len_k) ||
+      !arg_f32(env, fn, argv[2], "v", false, (void**)&v, &len_v) ||
+      !arg_f32(env, fn, argv[3], "out", false, (void**)&out, &len_out) || !arg_int(env, fn, argv[4], "batch", &batch) ||
+      !arg_int(env, fn, argv[5], "tq", &tq) || !arg_int(env, fn, argv[6], "tk", &tk) ||
+      !arg_int(env, fn, argv[7], "d", &d) || !arg_int(env, fn, argv[8], "dv", &dv) ||
+      !arg_number(env, fn, argv[9], "scale", &scale)) {
+    return NULL;
+  }
+  if (!check_length(env, fn, "q", len_q, batch * tq * d) || !check_length(env, fn, "k", len_k, batch * tk * d) ||
+      !check_length(env, fn, "v", len_v, batch * tk * dv) || !check_length(env, fn, "out", len_out, batch * tq * dv)) {
+    return NULL;
+  }
+  const int64_t n_out = batch * tq * dv;
+  if (overlaps(out, n_out, q, batch * tq * d) || overlaps(out, n_out, k, batch * tk * d) ||
+      overlaps(out, n_out, v, batch * tk * dv)) {
+    napi_throw_error(env, NULL, "attention: out must not overlap q, k or v");
+    return NULL;
+  }
+  if (n_out == 0) return NULL;
+  if (tk == 0 || d == 0) {
+    napi_throw_range_error(env, NULL, "attention: needs at least one key and a head dimension of at least 1");
+    return NULL;
+  }
+  const int64_t block = tk >= SCORE_FLOATS ? 1 : (SCORE_FLOATS / tk < tq ? SCORE_FLOATS / tk : tq);
+  float* scores = malloc(sizeof(float) * block * tk);
+  if (!scores) {
+    napi_throw_error(env, NULL, "attention: out of memory for the scores");
+    return NULL;
+  }
+  for (int64_t i = 0; i < batch; i++) {
+    const float *qi = q + i * tq * d, *ki = k + i * tk * d, *vi = v + i * tk * dv;
+    for (int64_t r0 = 0; r0 < tq; r0 += block) {
+      const int64_t rows = r0 + block < tq ? block : tq - r0;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)tk, (int)d, (float)scale, qi + r0 * d, (int)d,
+                  ki, (int)d, 0.0f, scores, (int)tk);
+      softmax_rows(scores, rows, tk);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)dv, (int)tk, 1.0f, scores, (int)tk, vi,
+                  (int)dv, 0.0f, out + (i * tq + r0) * dv, (int)dv);
+    }
+  }
+  free(scores);
+  return NULL;
+}
+
+void register_attention(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, 1, props);
+}
