@@ -5,8 +5,9 @@ PyTorch-CPU baseline of tools/bench/autoencoder.mjs: the encoder is the DINOv3 V
 the residual ViT (torchvision layout, §1.4) and match_distribution (§1.6); the decoder is the LDM decoder (§1.9)
 with the official config (ch 128, ch_mult 1,1,2,2,4, 2 ResNet blocks, attention at 16). Random weights, eval mode.
 
-    /usr/bin/python3 tools/bench/autoencoder_torch.py [--threads 2] [--batch 1] [--iters 3]
-prints one JSON line: {"encode_ms_per_image": ..., "decode_ms_per_image": ..., ...}.
+    /usr/bin/python3 tools/bench/autoencoder_torch.py [--threads 2] [--batch 1] [--iters 3] [--decode-only]
+prints one JSON line: {"encode_ms_per_image": ..., "decode_ms_per_image": ..., ...}. With --decode-only only the
+decoder is built and timed, on a random latent [B, 392, 16, 16] (encode_ms_per_image is null).
 """
 import argparse
 import json
@@ -148,9 +149,22 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--decode-only", action="store_true", help="time the decoder alone on a random latent")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.decode_only:
+        decoder, times_ms = Decoder().eval(), []
+        z = torch.randn(args.batch, 392, 16, 16)
+        with torch.no_grad():
+            decoder(z)  # warm-up
+            for _ in range(args.iters):
+                t0 = time.perf_counter()
+                decoder(z)
+                times_ms.append(round(1000 * (time.perf_counter() - t0), 2))
+        dec = sorted(times_ms)[len(times_ms) // 2] / args.batch
+        print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": args.threads, "batch": args.batch, "encode_ms_per_image": None, "decode_ms_per_image": round(dec, 1), "decode_times_ms": times_ms}))
+        return
     dino, vit, decoder = DinoV3().eval(), ResidualViT().eval(), Decoder().eval()
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

@@ -179,9 +179,10 @@ def main():
             t0 = time.perf_counter()
             model.forward_features(x)
             times.append(time.perf_counter() - t0)
+    times_ms = [round(1000 * t, 2) for t in times]
     times.sort()
     ms = 1000 * times[len(times) // 2] / args.batch
-    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": args.threads, "size": args.size, "depth": args.depth, "batch": args.batch, "ms_per_image": round(ms, 1)}))
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": args.threads, "size": args.size, "depth": args.depth, "batch": args.batch, "ms_per_image": round(ms, 1), "times_ms": times_ms}))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 """PyTorch CPU reference timing for tools/bench/dit.mjs: the SVG DiT forward written from
 /work/shared/spec/svg.md section 3 (not from upstream code), float32, eval mode, no_grad.
 
-Usage: /usr/bin/python3 tools/bench/dit_torch.py --model S --batch 2 --tokens 256 --threads 2 --runs 3
-Prints one JSON line: {"model", "batch", "tokens", "threads", "torch", "seconds": [...], "median_s"}.
+Usage: /usr/bin/python3 tools/bench/dit_torch.py --model S --batch 2 --tokens 256 --threads 2 --runs 3 [--cfg 4]
+With --cfg S (> 0) each timed run is one Euler step with classifier-free guidance, as @svg/flow's sample does it:
+two forwards of the batch (class labels, then the null label 1000), v = v_u + S(v_c - v_u), z + dt v.
+Prints one JSON line: {"model", "batch", "tokens", "threads", "torch", "cfg", "seconds": [...], "median_s"}.
 """
 import argparse
 import json
@@ -85,6 +87,7 @@ def main():
     p.add_argument("--tokens", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--cfg", type=float, default=0, help="> 0: time one guided Euler step (2 forwards) instead of a forward")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -92,15 +95,24 @@ def main():
     x = torch.randn(a.batch, a.tokens, 392)
     t = torch.rand(a.batch)
     y = torch.randint(0, 1001, (a.batch,))
+    y_null = torch.full((a.batch,), 1000)
+
+    def step():
+        if a.cfg <= 0:
+            return model(x, t, y)
+        vc = model(x, t, y)[..., :392]
+        vu = model(x, t, y_null)[..., :392]
+        return x + 0.25 * (vu + a.cfg * (vc - vu))
+
     seconds = []
     with torch.no_grad():
-        model(x, t, y)  # warm-up
+        step()  # warm-up
         for _ in range(a.runs):
             start = time.perf_counter()
-            model(x, t, y)
+            step()
             seconds.append(time.perf_counter() - start)
     print(json.dumps({"model": a.model, "batch": a.batch, "tokens": a.tokens, "threads": torch.get_num_threads(),
-                      "torch": torch.__version__, "seconds": seconds, "median_s": statistics.median(seconds)}))
+                      "torch": torch.__version__, "cfg": a.cfg, "seconds": seconds, "median_s": statistics.median(seconds)}))
 
 
 if __name__ == "__main__":
