@@ -21,6 +21,7 @@ interface BlasAddon {
   layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
   groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void;
+  winogradConv3x3(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, h: number, w: number, inC: number, outC: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   info(): { config: string; threads: number };
 }
 
@@ -123,4 +124,13 @@ export function groupNorm(x: Float32Array, out: Float32Array, batch: number, spa
  */
 export function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void {
   native().attention(q, k, v, out, batch, tq, tk, d, dv, scale);
+}
+
+/**
+ * A 3×3, stride-1 NHWC conv (+ bias of 1 or outC values) by Winograd F(2×2, 3×3): x [batch, h, w, inC], filter HWIO
+ * [3, 3, inC, outC], y [batch, oh, ow, outC] overwritten, where y[b, i, j] reads x rows from i − padTop and columns
+ * from j − padLeft (zeros outside). Throws without the addon.
+ */
+export function winogradConv3x3(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, h: number, w: number, inC: number, outC: number, oh: number, ow: number, padTop: number, padLeft: number): void {
+  native().winogradConv3x3(x, filter, bias, y, batch, h, w, inC, outC, oh, ow, padTop, padLeft);
 }

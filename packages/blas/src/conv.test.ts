@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blasKernelStats, registerBlasKernels, unregisterBlasKernels } from './register';
 import { BACKENDS, blasVsStock, expectAddon, randomTensor, relativeError, seeded, useBackend, values } from './test-util';
 import { shiftedConv } from './shifted-conv';
+import { winogradConv3x3 } from './addon';
 
 const TOL = 1e-5;
 
@@ -24,10 +25,13 @@ const CASES: Record<string, ConvCase> = {
   '3x3 explicit asymmetric padding, stride 2': { x: [1, 7, 8, 3], filter: [3, 3, 3, 4], stride: 2, pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },
   '3x3 dilation 2 same': { x: [1, 10, 9, 4], filter: [3, 3, 4, 5], stride: 1, pad: 'same', dilation: 2 },
   '3x3 valid (shifted taps)': { x: [2, 7, 9, 4], filter: [3, 3, 4, 5], stride: 1, pad: 'valid' },
+  '3x3 same on a 256×128 image (Winograd), odd channels': { x: [1, 256, 128, 9], filter: [3, 3, 9, 10], stride: 1, pad: 'same' },
+  '3x3 valid on a 2×258×131 batch (Winograd, ragged tiles)': { x: [2, 258, 131, 8], filter: [3, 3, 8, 8], stride: 1, pad: 'valid' },
   '4x2 same, even filter (shifted taps)': { x: [1, 6, 7, 3], filter: [4, 2, 3, 4], stride: 1, pad: 'same' },
   '3x3 explicit padding larger than the filter reach (shifted taps)': { x: [1, 5, 4, 2], filter: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] },
 };
-const GRADIENT_CASES = Object.entries(CASES).filter(([, c]) => !c.dilation); // tfjs has no conv gradient with dilation
+// tfjs has no conv gradient with dilation; the gradients never take the Winograd path, so its large images are left out.
+const GRADIENT_CASES = Object.entries(CASES).filter(([name, c]) => !c.dilation && !name.includes('Winograd'));
 
 const conv = (c: ConvCase, seed: number) => () =>
   tf.conv2d(randomTensor(c.x, seed) as tf.Tensor4D, randomTensor(c.filter, seed + 1) as tf.Tensor4D, c.stride, c.pad, 'NHWC', c.dilation ?? 1);
@@ -52,14 +56,21 @@ describe.each(BACKENDS)('BLAS conv kernels on %s', (backend) => {
     expect(await blasVsStock(backend, conv(c, 1), { kernels: [tf.Conv2D] })).toBeLessThan(TOL);
   });
 
-  it.each(['linear', 'relu', 'leakyrelu', 'elu'] as const)('fused conv2d + bias + %s matches the stock kernel', async (activation) => {
-    const c = CASES['3x3 same']!;
+  it.each([
+    ['3x3 same', 'linear'],
+    ['3x3 same', 'relu'],
+    ['3x3 same', 'leakyrelu'],
+    ['3x3 same', 'elu'],
+    ['3x3 same on a 256×128 image (Winograd), odd channels', 'linear'],
+    ['3x3 same on a 256×128 image (Winograd), odd channels', 'relu'],
+  ] as const)('fused conv2d %s + bias + %s matches the stock kernel', async (name, activation) => {
+    const c = CASES[name]!;
     const f = () =>
       tf.fused.conv2d({
         x: randomTensor(c.x, 2) as tf.Tensor4D,
         filter: randomTensor(c.filter, 3) as tf.Tensor4D,
         strides: 1,
-        pad: 'same',
+        pad: c.pad,
         bias: randomTensor([c.filter[3]], 4),
         activation,
         leakyreluAlpha: 0.3,
@@ -153,5 +164,46 @@ describe('shifted-tap conv in bands', () => {
     shiftedConv(x, filter, noBias, info, 0, 3 * wp * c + bandRows * wp * (c + n));
     const [plain] = await values(() => tf.conv2d(tf.tensor4d(x, [b, h, w, c]), tf.tensor4d(filter, [3, 3, c, n]), 1, 'same'));
     expect(relativeError([noBias], [plain!])).toBeLessThan(1e-6);
+  });
+});
+
+describe('Winograd F(2×2, 3×3) conv', () => {
+  beforeAll(() => expectAddon());
+
+  it('equals the shifted-tap sgemm conv over several bands of tiles, odd sizes, scalar and vector bias', () => {
+    const [b, h, w, c, n] = [2, 131, 67, 64, 40]; // 66 × 34 tiles of 2×2: the 8 MiB band budget splits them in 3
+    const info = tf.backend_util.computeConv2DInfo([b, h, w, c], [3, 3, c, n], 1, 1, 'same');
+    const x = seeded(b * h * w * c, 41);
+    const filter = seeded(9 * c * n, 42);
+    for (const bias of [seeded(n, 43), Float32Array.of(0.25)]) {
+      const expected = new Float32Array(b * h * w * n);
+      for (let i = 0; i < expected.length; i++) expected[i] = bias.length === 1 ? bias[0]! : bias[i % n]!;
+      shiftedConv(x, filter, expected, info, 1);
+      const y = new Float32Array(expected.length).fill(NaN);
+      winogradConv3x3(x, filter, bias, y, b, h, w, c, n, h, w, 1, 1);
+      expect(relativeError([y], [expected])).toBeLessThan(2e-6);
+    }
+  });
+
+  it.each([
+    ['valid', 'valid' as const],
+    ['explicit [2, 0] × [0, 1]', [[0, 0], [2, 0], [0, 1], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]]],
+  ])('handles %s padding like the shifted-tap conv', (_name, pad) => {
+    const [b, h, w, c, n] = [1, 9, 8, 8, 9];
+    const info = tf.backend_util.computeConv2DInfo([b, h, w, c], [3, 3, c, n], 1, 1, pad);
+    const x = seeded(b * h * w * c, 44);
+    const filter = seeded(9 * c * n, 45);
+    const expected = new Float32Array(b * info.outHeight * info.outWidth * n);
+    shiftedConv(x, filter, expected, info, 0);
+    const y = new Float32Array(expected.length).fill(NaN);
+    winogradConv3x3(x, filter, null, y, b, h, w, c, n, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left);
+    expect(relativeError([y], [expected])).toBeLessThan(2e-6);
+  });
+
+  it('refuses a bias of the wrong length and short buffers', () => {
+    const x = new Float32Array(4 * 4 * 8);
+    const f = new Float32Array(9 * 8 * 8);
+    expect(() => winogradConv3x3(x, f, new Float32Array(3), new Float32Array(128), 1, 4, 4, 8, 8, 4, 4, 1, 1)).toThrow(/bias must have 1 or `out` elements/);
+    expect(() => winogradConv3x3(x, f, null, new Float32Array(100), 1, 4, 4, 8, 8, 4, 4, 1, 1)).toThrow(/y has 100 elements, the shapes need 128/);
   });
 });

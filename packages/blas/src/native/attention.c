@@ -71,6 +71,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "attention: out of memory for the scores");
     return NULL;
   }
+  const unsigned mode = flush_denormals();
   for (int64_t i = 0; i < batch; i++) {
     const float *qi = q + i * tq * d, *ki = k + i * tk * d, *vi = v + i * tk * dv;
     for (int64_t r0 = 0; r0 < tq; r0 += block) {
@@ -82,6 +83,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
                   (int)dv, 0.0f, out + (i * tq + r0) * dv, (int)dv);
     }
   }
+  restore_float_mode(mode);
   free(scores);
   return NULL;
 }

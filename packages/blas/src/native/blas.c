@@ -17,6 +17,7 @@
 
 void register_ops(napi_env env, napi_value exports);        // ops.c
 void register_attention(napi_env env, napi_value exports);  // attention.c
+void register_winograd(napi_env env, napi_value exports);   // winograd.c
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[12];
@@ -86,6 +87,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_ops(env, exports);
   register_attention(env, exports);
+  register_winograd(env, exports);
   return exports;
 }
 

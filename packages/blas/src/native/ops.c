@@ -208,16 +208,14 @@ static const Span UNARY[] = {tanh_span, gelu_tanh_span, sigmoid_span, silu_span}
 
 // Splits [0, n) into one contiguous chunk per thread (multiples of 64 elements, so chunks stay cache-line aligned).
 static void parallel_spans(Span f, const float* x, float* y, int64_t n) {
-  if (n < PARALLEL_MIN) {
-    f(x, y, n);
-    return;
-  }
-#pragma omp parallel
+#pragma omp parallel if (n >= PARALLEL_MIN)
   {
+    const unsigned mode = flush_denormals();
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t chunk = ((n + threads - 1) / threads + 63) / 64 * 64;
     const int64_t start = t * chunk, end = start + chunk < n ? start + chunk : n;
     if (start < end) f(x + start, y + start, end - start);
+    restore_float_mode(mode);
   }
 }
 
