@@ -2,10 +2,10 @@
 /**
  * Per-kernel profile of one forward (after a warm-up), to see where the time goes before optimising.
  *
- *   node tools/bench/profile.mjs dit-S|dit-XL|dinov3|decoder [--backend wasm] [--top 25]
+ *   node tools/bench/profile.mjs dit-S|dit-XL|dinov3|decoder [--backend wasm] [--top 25] [--by-shape]
  *
  * Kernel times come from tf.profile (wall time per kernel on cpu/wasm), summed by kernel name, with the share of the
- * forward and the number of calls. Random weights; needs the built packages (npm run build).
+ * forward and the number of calls; --by-shape keys them by kernel and input shapes instead. Random weights; needs the built packages (npm run build).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setInitSeed } from '@svg/nn';
@@ -62,7 +62,7 @@ const isWrapper = (name) => name.endsWith('__op') || name === 'unnamed scope';
 for (const k of profile.kernels) {
   if (isWrapper(k.name)) continue;
   const ms = await k.kernelTimeMs;
-  const key = k.name;
+  const key = args.includes('--by-shape') ? `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join('')}` : k.name;
   const e = byKernel.get(key) ?? { ms: 0, calls: 0 };
   e.ms += typeof ms === 'number' ? ms : 0;
   e.calls++;
@@ -70,7 +70,8 @@ for (const k of profile.kernels) {
   kernelTotal += typeof ms === 'number' ? ms : 0;
 }
 console.log(`${which} on ${info.name} (${info.detail}): forward ${wallMs.toFixed(0)} ms wall; kernels sum ${kernelTotal.toFixed(0)} ms over ${profile.kernels.length} calls`);
-console.log('kernel'.padEnd(24) + 'ms'.padStart(9) + 'share'.padStart(8) + 'calls'.padStart(7));
+const width = Math.max(24, ...[...byKernel.keys()].map((k) => k.length + 2));
+console.log('kernel'.padEnd(width) + 'ms'.padStart(9) + 'share'.padStart(8) + 'calls'.padStart(7));
 for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
-  console.log(name.padEnd(24) + e.ms.toFixed(1).padStart(9) + `${((100 * e.ms) / kernelTotal).toFixed(1)}%`.padStart(8) + String(e.calls).padStart(7));
+  console.log(name.padEnd(width) + e.ms.toFixed(1).padStart(9) + `${((100 * e.ms) / kernelTotal).toFixed(1)}%`.padStart(8) + String(e.calls).padStart(7));
 }

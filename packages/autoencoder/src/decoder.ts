@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Conv2d, Dropout, GroupNorm, Module, scaledDotProductAttention, silu, upsampleNearest2x } from '@svg/nn';
+import { Conv2d, Dropout, GroupNorm, Module, scaledDotProductAttention, upsampleNearest2x } from '@svg/nn';
 
 /**
  * The `ddconfig` block of the upstream YAML (`ldm.modules.diffusionmodules.model.Decoder` arguments).
@@ -50,8 +50,8 @@ export class ResnetBlock extends Module {
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = this.conv1.forward(silu(this.norm1.forward(x)) as tf.Tensor4D);
-      h = silu(this.norm2.forward(h)) as tf.Tensor4D;
+      let h = this.conv1.forward(this.norm1.forward(x, 'silu') as tf.Tensor4D);
+      h = this.norm2.forward(h, 'silu') as tf.Tensor4D;
       h = this.conv2.forward(this.dropout.forward(h) as tf.Tensor4D);
       const shortcut = this.ninShortcut ? this.ninShortcut.forward(x) : x;
       return tf.add(shortcut, h) as tf.Tensor4D;
@@ -202,7 +202,7 @@ export class LdmDecoder extends Module {
       let h = this.convIn.forward(z);
       h = this.mid.forward(h);
       for (let level = this.up.length - 1; level >= 0; level--) h = this.up[level].forward(h);
-      return silu(this.normOut.forward(h)) as tf.Tensor4D;
+      return this.normOut.forward(h, 'silu') as tf.Tensor4D;
     });
   }
 

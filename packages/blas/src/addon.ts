@@ -19,7 +19,7 @@ interface BlasAddon {
   transpose(x: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
-  groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
+  groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null, silu: boolean): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void;
   winogradConv3x3(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, h: number, w: number, inC: number, outC: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   info(): { config: string; threads: number };
@@ -112,10 +112,11 @@ export function layerNorm(x: Float32Array, out: Float32Array, rows: number, cols
 
 /**
  * Group norm of channels-last `x` [batch, spatial, channels]: statistics per (image, group of channels/groups
- * consecutive channels) over all positions, biased variance, then `·gamma + beta` per channel. Throws without the addon.
+ * consecutive channels) over all positions, biased variance, then `·gamma + beta` per channel, then SiLU if `silu`.
+ * Throws without the addon.
  */
-export function groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null = null, beta: Float32Array | null = null): void {
-  native().groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta);
+export function groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null = null, beta: Float32Array | null = null, silu = false): void {
+  native().groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta, silu);
 }
 
 /**

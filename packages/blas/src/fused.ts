@@ -53,7 +53,7 @@ export const layerNormKernel: BlasKernel = ({ inputs, attrs, data }) => {
 
 /**
  * `SvgGroupNorm`: channels-last x `[batch, …, channels]` (statistics per image and group over all other axes), optional
- * gamma and beta per channel; attrs `numGroups`, `epsilon`.
+ * gamma and beta per channel; attrs `numGroups`, `epsilon`, and `activation` ('linear' or 'silu', applied after).
  */
 export const groupNormKernel: BlasKernel = ({ inputs, attrs, data }) => {
   const { x, gamma, beta } = inputs;
@@ -62,11 +62,13 @@ export const groupNormKernel: BlasKernel = ({ inputs, attrs, data }) => {
   const channels = shape[shape.length - 1];
   const groups = attrs.numGroups as number;
   if (!(groups > 0 && channels % groups === 0)) return `${channels} channels in ${groups} groups`;
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  if (activation !== 'linear' && activation !== 'silu') return `activation '${activation}'`;
   const bad = checkAffine(inputs, channels);
   if (bad) return bad;
   const out = data.alloc(shape);
   const spatial = sizeOf(shape.slice(1, -1));
-  groupNorm(data.read(x!), out.values, shape[0], spatial, channels, groups, attrs.epsilon as number, gamma ? data.read(gamma) : null, beta ? data.read(beta) : null);
+  groupNorm(data.read(x!), out.values, shape[0], spatial, channels, groups, attrs.epsilon as number, gamma ? data.read(gamma) : null, beta ? data.read(beta) : null, activation === 'silu');
   return out.info;
 };
 

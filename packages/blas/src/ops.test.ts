@@ -163,6 +163,9 @@ describe('native group norm', () => {
       groupNorm(x, y, b, s, c, g, 1e-6, gm ?? null, bt ?? null);
       const want = reference(x, b, s, c, g, 1e-6, gm, bt);
       expect(maxAbsDiff(y, (i) => want[i]!)).toBeLessThan(2e-4); // inputs carry float32 rounding of ~6e-5 at 1000
+      const withSilu = new Float32Array(x.length);
+      groupNorm(x, withSilu, b, s, c, g, 1e-6, gm ?? null, bt ?? null, true);
+      expect(maxAbsDiff(withSilu, (i) => want[i]! / (1 + Math.exp(-want[i]!)))).toBeLessThan(2e-4);
     }
   });
 

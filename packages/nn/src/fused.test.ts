@@ -26,6 +26,7 @@ function cases(): Case[] {
     { name: 'LayerNorm (affine)', kernel: FUSED_KERNELS.layerNorm, input: x3, f: (x) => ln.forward(x), params: () => vars(ln) },
     { name: 'LayerNorm (no affine)', kernel: FUSED_KERNELS.layerNorm, input: x3, f: (x) => lnPlain.forward(x), params: () => vars(lnPlain) },
     { name: 'GroupNorm', kernel: FUSED_KERNELS.groupNorm, input: x4, f: (x) => gn.forward(x), params: () => vars(gn) },
+    { name: 'GroupNorm + SiLU', kernel: FUSED_KERNELS.groupNorm, input: x4, f: (x) => gn.forward(x, 'silu'), params: () => vars(gn) },
     // q, k and v all depend on the input, so the q, k and v gradients are all checked.
     { name: 'attention', kernel: FUSED_KERNELS.attention, input: kv, f: (x) => scaledDotProductAttention(tf.mul(x, 1.3) as tf.Tensor4D, x as tf.Tensor4D, tf.sin(x) as tf.Tensor4D, 0.4), params: () => [] },
     { name: 'attention (fixed k, v)', kernel: FUSED_KERNELS.attention, input: seededNormal([2, 3, 5, 8], 6), f: attend, params: () => [] },

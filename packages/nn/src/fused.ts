@@ -52,14 +52,14 @@ export const siluKernel = elementwiseKernel(FUSED_KERNELS.silu, siluDerivative);
 /**
  * Runs the layer- or group-norm kernel on x with optional per-channel gamma and beta, differentiable. `grouped`
  * reshapes x (channels last) so that the statistics of `normAxes` are the kernel's; the gradient is that of
- * `(x − mean)·rsqrt(var + eps)·gamma + beta` over those axes.
+ * `(x − mean)·rsqrt(var + eps)·gamma + beta` over those axes (then of SiLU when `attrs.activation` is 'silu').
  */
 export function normKernel(
   kernel: string,
   x: tf.Tensor,
   gamma: tf.Tensor | null,
   beta: tf.Tensor | null,
-  attrs: { epsilon: number; numGroups?: number },
+  attrs: { epsilon: number; numGroups?: number; activation?: 'linear' | 'silu' },
   grouped: (t: tf.Tensor) => tf.Tensor,
   normAxes: number[],
 ): tf.Tensor {
@@ -72,12 +72,18 @@ export function normKernel(
     save([xt!]);
     const named: tf.NamedTensorMap = { x: xt!, ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) };
     const value = tf.engine().runKernel(kernel, named, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const gradFunc = (dy: tf.Tensor, [xs]: tf.Tensor[]) => {
+    const gradFunc = (dOut: tf.Tensor, [xs]: tf.Tensor[]) => {
       const channelAxes = xs!.shape.slice(0, -1).map((_, i) => i);
       const xg = grouped(xs!);
       const { mean, variance } = tf.moments(xg, normAxes, true);
       const rstd = tf.rsqrt(tf.add(variance, attrs.epsilon));
       const xhat = tf.mul(tf.sub(xg, mean), rstd);
+      let dy = dOut;
+      if (attrs.activation === 'silu') {
+        const xhatFlat = tf.reshape(xhat, xs!.shape);
+        const scaled = g ? tf.mul(xhatFlat, g) : xhatFlat;
+        dy = tf.mul(dOut, siluDerivative(b ? tf.add(scaled, b) : scaled));
+      }
       const dxhat = grouped(g ? tf.mul(dy, g) : dy);
       const dxg = tf.mul(rstd, tf.sub(tf.sub(dxhat, tf.mean(dxhat, normAxes, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), normAxes, true))));
       const grads = [tf.reshape(dxg, xs!.shape)];

@@ -6,9 +6,10 @@
 // unary(op, x, out)                              op 0: tanh, 1: tanh-GELU 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
 //                                                2: sigmoid, 3: SiLU x·sigmoid(x)
 // layerNorm(x, out, rows, cols, eps, gamma, beta) over each row of `cols`; gamma/beta: Float32Array(cols) or null
-// groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta)
+// groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta, silu)
 //                                                channels-last x [batch, spatial, channels], statistics per (batch,
-//                                                group) over spatial × channels/groups; gamma/beta as above
+//                                                group) over spatial × channels/groups; gamma/beta as above; then
+//                                                SiLU when silu is true
 
 #include <math.h>
 #include <node_api.h>
@@ -331,10 +332,18 @@ MULTIVERSION static void channel_sums(const float* x, int64_t r0, int64_t r1, in
 }
 
 MULTIVERSION static void scale_shift_rows(const float* x, float* y, int64_t rows, int64_t C, const float* a,
-                                          const float* b) {
+                                          const float* b, int silu) {
   for (int64_t r = 0; r < rows; r++) {
+    if (silu) {
 #pragma omp simd
-    for (int64_t c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * a[c] + b[c];
+      for (int64_t c = 0; c < C; c++) {
+        const float z = x[r * C + c] * a[c] + b[c];
+        y[r * C + c] = z / (1.0f + exp_poly(-z));
+      }
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * a[c] + b[c];
+    }
   }
 }
 
@@ -356,21 +365,23 @@ static void image_channel_sums(const float* x, int64_t S, int64_t C, const float
 }
 
 static napi_value group_norm(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
+  napi_value argv[10];
   const char* fn = "groupNorm";
-  if (!arg_count(env, info, "groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta) takes 9 arguments",
-                 9, argv)) {
+  if (!arg_count(env, info,
+                 "groupNorm(x, out, batch, spatial, channels, groups, eps, gamma, beta, silu) takes 10 arguments", 10,
+                 argv)) {
     return NULL;
   }
   void *x, *out;
   float *gamma, *beta;
   int64_t len_x, len_out, B, S, C, G;
   double eps;
+  bool silu;
   if (!arg_f32(env, fn, argv[0], "x", false, &x, &len_x) || !arg_f32(env, fn, argv[1], "out", false, &out, &len_out) ||
       !arg_int(env, fn, argv[2], "batch", &B) || !arg_int(env, fn, argv[3], "spatial", &S) ||
       !arg_int(env, fn, argv[4], "channels", &C) || !arg_int(env, fn, argv[5], "groups", &G) ||
       !arg_number(env, fn, argv[6], "eps", &eps) || !arg_optional_f32(env, fn, argv[7], "gamma", &gamma, C) ||
-      !arg_optional_f32(env, fn, argv[8], "beta", &beta, C)) {
+      !arg_optional_f32(env, fn, argv[8], "beta", &beta, C) || !arg_bool(env, fn, argv[9], "silu", &silu)) {
     return NULL;
   }
   if (G == 0 || C % G != 0) {
@@ -422,7 +433,9 @@ static napi_value group_norm(napi_env env, napi_callback_info info) {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t r0 = 0; r0 < S; r0 += 256) {
       const int64_t rows = r0 + 256 < S ? 256 : S - r0;
-      scale_shift_rows(xn + r0 * C, yn + r0 * C, rows, C, a, b);
+      const unsigned mode = flush_denormals();
+      scale_shift_rows(xn + r0 * C, yn + r0 * C, rows, C, a, b, silu);
+      restore_float_mode(mode);
     }
   }
   free(partial);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module, type Parameter } from '../module';
 import { ones, zeros } from '../init';
 import { canFuse, FUSED_KERNELS, normKernel } from '../fused';
+import { silu } from './activations';
 
 export interface NormOptions {
   eps?: number;
@@ -71,13 +72,22 @@ export class GroupNorm extends Module {
     this.bias = affine ? this.param('bias', [numChannels], zeros) : null;
   }
 
-  forward(x: tf.Tensor): tf.Tensor {
+  /** Normalises x `[B, H, W, C]`; with `activation` 'silu' the SiLU that usually follows is fused into the same pass. */
+  forward(x: tf.Tensor, activation: 'linear' | 'silu' = 'linear'): tf.Tensor {
     if (canFuse(FUSED_KERNELS.groupNorm, x)) {
       const [b, h, w, c] = x.shape;
       const grouped = (t: tf.Tensor) => tf.reshape(t, [b!, h! * w!, this.numGroups, c! / this.numGroups]);
-      const attrs = { epsilon: this.eps, numGroups: this.numGroups };
+      const attrs = { epsilon: this.eps, numGroups: this.numGroups, activation };
       return normKernel(FUSED_KERNELS.groupNorm, x, this.weight?.value ?? null, this.bias?.value ?? null, attrs, grouped, [1, 3]);
     }
+    const y = this.normalize(x);
+    if (activation === 'linear') return y;
+    const out = silu(y);
+    y.dispose();
+    return out;
+  }
+
+  private normalize(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [b, h, w, c] = x.shape;
       const g = tf.reshape(x, [b, h * w, this.numGroups, c / this.numGroups]);
