@@ -3,11 +3,12 @@
 // attention(q, k, v, out, batch, tq, tk, d, dv, scale)
 //   for each i < batch: out_i = softmax(scale · q_i · k_iᵀ) · v_i,  q_i [tq, d], k_i [tk, d], v_i [tk, dv], out_i [tq, dv]
 //
-// The scores of a block of queries go into a reused buffer (at most 4M floats), are softmaxed in place (max-shifted,
-// as torch.softmax) and multiplied by v_i: two OpenBLAS sgemms and one pass over the block.
+// The scores of a block of queries go into a per-thread buffer (at most 4M floats in all), are softmaxed in place
+// (max-shifted, as torch.softmax) and multiplied by v_i: two OpenBLAS sgemms and one pass over the block.
 
 #include <cblas.h>
 #include <node_api.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "napi_args.h"
@@ -65,25 +66,33 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "attention: needs at least one key and a head dimension of at least 1");
     return NULL;
   }
-  const int64_t block = tk >= SCORE_FLOATS ? 1 : (SCORE_FLOATS / tk < tq ? SCORE_FLOATS / tk : tq);
-  float* scores = malloc(sizeof(float) * block * tk);
+  // Items run in parallel, one per core, each with single-threaded sgemms: per-head products are too small for
+  // OpenBLAS to split well (its fork/join per call costs more than it saves).
+  const int threads = omp_get_max_threads();
+  const int64_t block = tk >= SCORE_FLOATS / threads ? 1 : (SCORE_FLOATS / threads / tk < tq ? SCORE_FLOATS / threads / tk : tq);
+  float* scores = malloc(sizeof(float) * block * tk * threads);
   if (!scores) {
     napi_throw_error(env, NULL, "attention: out of memory for the scores");
     return NULL;
   }
-  const unsigned mode = flush_denormals();
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
   for (int64_t i = 0; i < batch; i++) {
+    const unsigned mode = flush_denormals();
+    float* s = scores + block * tk * omp_get_thread_num();
     const float *qi = q + i * tq * d, *ki = k + i * tk * d, *vi = v + i * tk * dv;
     for (int64_t r0 = 0; r0 < tq; r0 += block) {
       const int64_t rows = r0 + block < tq ? block : tq - r0;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)tk, (int)d, (float)scale, qi + r0 * d, (int)d,
-                  ki, (int)d, 0.0f, scores, (int)tk);
-      softmax_rows(scores, rows, tk);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)dv, (int)tk, 1.0f, scores, (int)tk, vi,
+                  ki, (int)d, 0.0f, s, (int)tk);
+      softmax_rows(s, rows, tk);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)dv, (int)tk, 1.0f, s, (int)tk, vi,
                   (int)dv, 0.0f, out + (i * tq + r0) * dv, (int)dv);
     }
+    restore_float_mode(mode);
   }
-  restore_float_mode(mode);
+  openblas_set_num_threads(blas_threads);
   free(scores);
   return NULL;
 }
