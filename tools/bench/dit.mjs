@@ -11,8 +11,7 @@
  * Flags: --models S,XL (B, L too)  --backends cpu,wasm,webgpu  --runs N (default 3; L, XL: 2)  --batch 2
  *        --threads 2 (PyTorch)  --no-torch. XL on cpu takes ~15 min, so cpu runs only S unless --cpu-xl is given.
  *
- * Known limit: DiT-XL does not fit tfjs-wasm's 4 GiB heap (2.7 GB of weights plus XNNPACK's packed copy of every
- * weight matrix): the forward aborts about halfway. The failure is reported and the run goes on.
+ * The one benchmark to quote is tools/bench/run.mjs (npm run bench); this script is the DiT-only detail, without CFG.
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
