@@ -5,8 +5,8 @@
  * and DiT-S (hidden 384, depth 12, 6 heads) — and of the tiny autoencoder preset (`ae`,
  * configs/tiny-autoencoder-fashion-mnist.yaml), per backend, with peak RSS and the live tensor count after the run
  * (flat across steps = no leak). Steps after the first 3 are timed; median of per-step rates reported.
- * Known issue: DiT-S training aborts inside tfjs-wasm ("Aborted()") at batch 8 — the activations kept for the backward
- * pass outgrow the wasm heap — and in one run with clipping even at batch 1; the S rows run at batch 2 without clipping.
+ * Known limit: DiT-S (256 tokens) at batch 8 needs ≈ 5.6 GB at the peak of its backward pass (measured on cpu), more
+ * than tfjs-wasm's 4 GiB heap, so it aborts there; batch 4 trains (peak RSS ≈ 3 GB). The S rows run at batch 2.
  *
  *   node tools/bench/train.mjs                      # tiny, S and ae on cpu and wasm, 30 steps each (cpu S is slow)
  *   node tools/bench/train.mjs --backends wasm --models S --steps 50

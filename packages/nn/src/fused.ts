@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+// customGrad runs a gradFunc outside the tidy that wraps each ordinary gradient, so every gradFunc below tidies its
+// own intermediates: otherwise they would live until the whole backward pass ends.
+
 /**
  * Kernel names under which a backend may provide one-pass versions of these ops; `@svg/blas` registers them on Node's
  * cpu and wasm backends. Where the active backend has no such kernel, the same maths runs as ordinary tfjs ops.
@@ -39,7 +42,7 @@ function elementwiseKernel(kernel: string, derivative: (x: tf.Tensor) => tf.Tens
     (save as tf.GradSaveFunc)([x as tf.Tensor]);
     return {
       value: tf.engine().runKernel(kernel, { x: x as tf.Tensor }) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.mul(dy, derivative(saved!)),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.tidy(() => tf.mul(dy, derivative(saved!))),
     };
   });
 }
@@ -72,25 +75,26 @@ export function normKernel(
     save([xt!]);
     const named: tf.NamedTensorMap = { x: xt!, ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}) };
     const value = tf.engine().runKernel(kernel, named, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const gradFunc = (dOut: tf.Tensor, [xs]: tf.Tensor[]) => {
-      const channelAxes = xs!.shape.slice(0, -1).map((_, i) => i);
-      const xg = grouped(xs!);
-      const { mean, variance } = tf.moments(xg, normAxes, true);
-      const rstd = tf.rsqrt(tf.add(variance, attrs.epsilon));
-      const xhat = tf.mul(tf.sub(xg, mean), rstd);
-      let dy = dOut;
-      if (attrs.activation === 'silu') {
-        const xhatFlat = tf.reshape(xhat, xs!.shape);
-        const scaled = g ? tf.mul(xhatFlat, g) : xhatFlat;
-        dy = tf.mul(dOut, siluDerivative(b ? tf.add(scaled, b) : scaled));
-      }
-      const dxhat = grouped(g ? tf.mul(dy, g) : dy);
-      const dxg = tf.mul(rstd, tf.sub(tf.sub(dxhat, tf.mean(dxhat, normAxes, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), normAxes, true))));
-      const grads = [tf.reshape(dxg, xs!.shape)];
-      if (g) grads.push(tf.sum(tf.mul(dy, tf.reshape(xhat, xs!.shape)), channelAxes));
-      if (b) grads.push(tf.sum(dy, channelAxes));
-      return grads;
-    };
+    const gradFunc = (dOut: tf.Tensor, [xs]: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const channelAxes = xs!.shape.slice(0, -1).map((_, i) => i);
+        const xg = grouped(xs!);
+        const { mean, variance } = tf.moments(xg, normAxes, true);
+        const rstd = tf.rsqrt(tf.add(variance, attrs.epsilon));
+        const xhat = tf.mul(tf.sub(xg, mean), rstd);
+        let dy = dOut;
+        if (attrs.activation === 'silu') {
+          const xhatFlat = tf.reshape(xhat, xs!.shape);
+          const scaled = g ? tf.mul(xhatFlat, g) : xhatFlat;
+          dy = tf.mul(dOut, siluDerivative(b ? tf.add(scaled, b) : scaled));
+        }
+        const dxhat = grouped(g ? tf.mul(dy, g) : dy);
+        const dxg = tf.mul(rstd, tf.sub(tf.sub(dxhat, tf.mean(dxhat, normAxes, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), normAxes, true))));
+        const grads = [tf.reshape(dxg, xs!.shape)];
+        if (g) grads.push(tf.sum(tf.mul(dy, tf.reshape(xhat, xs!.shape)), channelAxes));
+        if (b) grads.push(tf.sum(dy, channelAxes));
+        return grads;
+      });
     return { value, gradFunc };
   });
   return op(...inputs);
@@ -105,12 +109,13 @@ export function attentionKernel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale:
     const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([qt, kt, vt]);
     const value = tf.engine().runKernel(FUSED_KERNELS.attention, { q: qt, k: kt, v: vt }, { scale }) as tf.Tensor;
-    const gradFunc = (dy: tf.Tensor, [qs, ks, vs]: tf.Tensor[]) => {
-      const p = tf.softmax(tf.mul(tf.matMul(qs!, ks!, false, true), scale));
-      const dp = tf.matMul(dy, vs!, false, true);
-      const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
-      return [tf.mul(tf.matMul(ds, ks!), scale), tf.mul(tf.matMul(ds, qs!, true, false), scale), tf.matMul(p, dy, true, false)];
-    };
+    const gradFunc = (dy: tf.Tensor, [qs, ks, vs]: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const p = tf.softmax(tf.mul(tf.matMul(qs!, ks!, false, true), scale));
+        const dp = tf.matMul(dy, vs!, false, true);
+        const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
+        return [tf.mul(tf.matMul(ds, ks!), scale), tf.mul(tf.matMul(ds, qs!, true, false), scale), tf.matMul(p, dy, true, false)];
+      });
     return { value, gradFunc };
   });
   return op(q, k, v);
