@@ -20,6 +20,7 @@ MULTIVERSION static void softmax_rows(float* s, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; r++) {
     float* row = s + r * n;
     float max = row[0];
+#pragma omp simd reduction(max : max)
     for (int64_t j = 1; j < n; j++) max = row[j] > max ? row[j] : max;
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
