@@ -12,8 +12,8 @@ function cases(): Case[] {
   const lnPlain = new LayerNorm(48, { eps: 1e-6, affine: false });
   const gn = new GroupNorm(4, 16);
   for (const [m, seed] of [[ln, 1], [gn, 2]] as const) {
-    m.weight!.set(tf.add(1, seededNormal(m.weight!.shape, seed, 0.3)));
-    m.bias!.set(seededNormal(m.bias!.shape, seed + 10, 0.3));
+    m.weight!.set(tf.add(1, tf.mul(seededNormal(m.weight!.shape, seed), 0.3)));
+    m.bias!.set(tf.mul(seededNormal(m.bias!.shape, seed + 10), 0.3));
   }
   const x3 = tf.mul(seededNormal([2, 5, 48], 3), 2);
   const x4 = tf.add(seededNormal([2, 3, 5, 16], 4), 1);
@@ -41,7 +41,7 @@ async function valueAndGrads(c: Case): Promise<Float32Array[]> {
   const loss = (x: tf.Tensor) => tf.sum(tf.mul(w, c.f(x)));
   const [dx] = tf.grads(loss)([c.input]);
   const params = c.params();
-  const { value, grads } = params.length ? tf.variableGrads(() => loss(c.input) as tf.Scalar, params) : { value: null, grads: {} };
+  const { value, grads }: { value: tf.Scalar | null; grads: tf.NamedTensorMap } = params.length ? tf.variableGrads(() => loss(c.input) as tf.Scalar, params) : { value: null, grads: {} };
   value?.dispose();
   const out = [y, dx!, ...params.map((p) => grads[p.name]!)];
   const data = await Promise.all(out.map(async (t) => Float32Array.from(await t.data())));
@@ -77,7 +77,7 @@ describe.each(['cpu', 'wasm'] as const)('fused kernels on %s', (backend) => {
     await initBackend(backend);
     const all = cases();
     for (const c of all) expect(canFuse(c.kernel, c.input), `${c.kernel} not registered`).toBe(true);
-    const fused = [];
+    const fused: Float32Array[][] = [];
     for (const c of all) fused.push(await valueAndGrads(c));
     unregisterBlasKernels(backend);
     for (const [i, c] of all.entries()) {

@@ -1,7 +1,7 @@
 import './gradients';
 
 export { Module, Parameter, type Initializer, type ParameterOptions, type TorchLayout } from './module';
-export { loadStateDict, stateDict, StateDictMismatchError, type LoadStateDictOptions, type LoadStateDictResult } from './state-dict';
+export { loadStateDict, stateDict, fromTorchLayout, toTorchLayout, StateDictMismatchError, type LoadStateDictOptions, type LoadStateDictResult } from './state-dict';
 export * as init from './init';
 export { setInitSeed } from './init';
 export { type SeedLike, SeededRandom, seededNormal, seededUniform } from './random';

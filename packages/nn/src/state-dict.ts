@@ -62,7 +62,7 @@ export function loadStateDict(module: Module, stateDict: StateDictLike, options:
   }
   for (const [name, p] of params) {
     const raw = source.get(name);
-    if (raw) p.set(fromTorch(p, raw));
+    if (raw) p.set(fromTorchLayout(p, raw));
   }
   return { missing, unexpected };
 }
@@ -71,7 +71,7 @@ export function loadStateDict(module: Module, stateDict: StateDictLike, options:
 export async function stateDict(module: Module): Promise<Map<string, RawTensor>> {
   const out = new Map<string, RawTensor>();
   for (const [name, p] of module.namedParameters()) {
-    const t = tf.tidy(() => toTorch(p));
+    const t = tf.tidy(() => toTorchLayout(p));
     const data = (await t.data()) as Float32Array;
     t.dispose();
     out.set(name, { dtype: 'F32', shape: p.torchShape, data });
@@ -86,7 +86,11 @@ function sameShape(a: number[], b: number[]): boolean {
   return tf.util.arraysEqual(a, b);
 }
 
-function fromTorch(p: Parameter, raw: RawTensor): tf.Tensor {
+/**
+ * A PyTorch-layout tensor (`[out, in]` linear, `[out, in, kh, kw]` conv weights) as a tensor in parameter `p`'s layout,
+ * e.g. a weight or an optimiser moment read from a checkpoint. The caller checks `raw.shape` against `p.torchShape`.
+ */
+export function fromTorchLayout(p: Parameter, raw: RawTensor): tf.Tensor {
   const data = toFloat32(raw);
   return tf.tidy(() => {
     const t = tf.tensor(data, p.torchShape, 'float32');
@@ -96,8 +100,9 @@ function fromTorch(p: Parameter, raw: RawTensor): tf.Tensor {
   });
 }
 
-function toTorch(p: Parameter): tf.Tensor {
-  if (p.layout === 'linear') return tf.transpose(p.value, [1, 0]);
-  if (p.layout === 'conv2d') return tf.transpose(p.value, [3, 2, 0, 1]);
-  return tf.clone(p.value);
+/** `t` (shaped like parameter `p`, default its value) in PyTorch's layout: the inverse of {@link fromTorchLayout}. */
+export function toTorchLayout(p: Parameter, t: tf.Tensor = p.value): tf.Tensor {
+  if (p.layout === 'linear') return tf.transpose(t, [1, 0]);
+  if (p.layout === 'conv2d') return tf.transpose(t, [3, 2, 0, 1]);
+  return tf.clone(t);
 }

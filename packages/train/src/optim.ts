@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Parameter } from '@svg/nn';
+import { fromTorchLayout, toTorchLayout, type Parameter } from '@svg/nn';
 import type { RawTensor } from '@svg/weights';
-import { fromTorchLayout, toTorchLayout } from './layout';
 
 /** Options of {@link AdamW} and {@link Adam} (PyTorch's argument names in camelCase). */
 export interface AdamOptions {
@@ -126,8 +125,8 @@ export class AdamW {
     const out = new Map<string, RawTensor>();
     for (const [name, s] of this.state) {
       const p = this.params.get(name)!;
-      out.set(`exp_avg.${name}`, await toTorchLayout(p, s.expAvg));
-      out.set(`exp_avg_sq.${name}`, await toTorchLayout(p, s.expAvgSq));
+      out.set(`exp_avg.${name}`, await momentToTorch(p, s.expAvg));
+      out.set(`exp_avg_sq.${name}`, await momentToTorch(p, s.expAvgSq));
       out.set(`step.${name}`, { dtype: 'F32', shape: [], data: new Float32Array([s.step]) });
     }
     return out;
@@ -148,7 +147,7 @@ export class AdamW {
         const m = tensors.get(`exp_avg.${name}`);
         const v = tensors.get(`exp_avg_sq.${name}`);
         if (!step || !m || !v) throw new Error(`optimizer state: ${name} needs exp_avg, exp_avg_sq and step`);
-        next.set(name, { step: Number(step.data[0]), expAvg: fromTorchLayout(p, m, `exp_avg.${name}`), expAvgSq: fromTorchLayout(p, v, `exp_avg_sq.${name}`) });
+        next.set(name, { step: Number(step.data[0]), expAvg: momentFromTorch(p, m, `exp_avg.${name}`), expAvgSq: momentFromTorch(p, v, `exp_avg_sq.${name}`) });
       }
     } catch (e) {
       for (const s of next.values()) tf.dispose([s.expAvg, s.expAvgSq]);
@@ -202,4 +201,21 @@ function checkHyperparameters(lr: number, betas: readonly [number, number], eps:
     if (!(b >= 0 && b < 1)) throw new Error(`optimizer: invalid beta${i + 1} ${b} (must be in [0, 1))`);
   });
   if (!(weightDecay >= 0)) throw new Error(`optimizer: invalid weight decay ${weightDecay}`);
+}
+
+/** An optimiser moment (shaped like parameter `p`) as float32 in PyTorch's layout, to save next to the weights. */
+async function momentToTorch(p: Parameter, t: tf.Tensor): Promise<RawTensor> {
+  const torch = tf.tidy(() => toTorchLayout(p, t));
+  const data = (await torch.data()) as Float32Array;
+  torch.dispose();
+  return { dtype: 'F32', shape: p.torchShape, data };
+}
+
+/** The inverse of {@link momentToTorch}: a kept tensor in our layout. `key` names the tensor in errors. */
+function momentFromTorch(p: Parameter, raw: RawTensor, key: string): tf.Tensor {
+  const expected = p.torchShape;
+  if (raw.shape.length !== expected.length || raw.shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${key}: expected shape [${expected}], got [${raw.shape}]`);
+  }
+  return tf.keep(fromTorchLayout(p, raw));
 }
