@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { type RawTensor, type SafetensorsHeader, parseSafetensorsHeader, readSafetensors, writeSafetensors } from '@svg/weights';
+import { type RawTensor, type SafetensorsHeader, readSafetensors, writeSafetensors } from '@svg/weights';
+import { readSafetensorsHeader } from '@svg/weights/node';
 import { type ClassInfo, classesFromNames } from './classes';
 import type { ImageDataset } from './dataset';
 import { type ImageJobResult, runImageJob } from './job';
@@ -68,24 +70,10 @@ export interface LatentCacheIndex {
   skipped: { path: string; error: string }[];
 }
 
-/** Parses a shard's safetensors header without reading its data. */
+/** A shard's safetensors header, without its data. */
 async function readShardHeader(path: string): Promise<SafetensorsHeader> {
-  const fh = await open(path, 'r').catch(() => {
-    throw new Error(`latent cache shard "${path}" is missing`);
-  });
-  try {
-    const { size } = await fh.stat();
-    const first8 = new Uint8Array(8);
-    await fh.read(first8, 0, 8, 0);
-    const view = new DataView(first8.buffer);
-    const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-    if (headerLength > size - 8) throw new Error(`latent cache shard "${path}" is truncated`);
-    const headerBytes = new Uint8Array(headerLength);
-    await fh.read(headerBytes, 0, headerLength, 8);
-    return parseSafetensorsHeader(headerBytes, size, path);
-  } finally {
-    await fh.close();
-  }
+  if (!existsSync(path)) throw new Error(`latent cache shard "${path}" is missing`);
+  return readSafetensorsHeader(path);
 }
 
 function shardName(k: number): string {

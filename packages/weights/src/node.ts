@@ -9,6 +9,7 @@ import { fail } from './errors';
 import {
   type ReadSafetensorsOptions,
   type Safetensors,
+  type SafetensorsHeader,
   type SafetensorsEntry,
   nameFilter,
   parseSafetensorsHeader,
@@ -28,6 +29,26 @@ const MERGE_GAP = 1 << 16;
 const READ_CHUNK = 1 << 26;
 
 /**
+ * Reads only the header of a safetensors file (tensor names, dtypes, shapes, byte ranges, metadata), e.g. to index
+ * large files. Throws {@link WeightsFormatError} (naming the path) for malformed files.
+ */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const fh = await open(path, 'r');
+  try {
+    return await readHeader(fh, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readHeader(fh: Handle, source: string): Promise<SafetensorsHeader> {
+  const size = (await fh.stat()).size;
+  const first8 = await readRange(fh, 0, Math.min(8, size), source);
+  const headerLength = safetensorsHeaderLength(first8, size, source);
+  return parseSafetensorsHeader(await readRange(fh, 8, headerLength, source), size, source);
+}
+
+/**
  * Reads a safetensors file: the header first, then only the byte ranges of the requested tensors (`names`), each
  * run of neighbouring tensors in one read into a fresh buffer that its tensors view without copying.
  * Throws {@link WeightsFormatError} (naming the path) for malformed files.
@@ -36,10 +57,7 @@ export async function readSafetensorsFile(path: string, options: ReadSafetensors
   const source = options.source ?? path;
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
-    const first8 = await readRange(fh, 0, Math.min(8, size), source);
-    const headerLength = safetensorsHeaderLength(first8, size, source);
-    const header = parseSafetensorsHeader(await readRange(fh, 8, headerLength, source), size, source);
+    const header = await readHeader(fh, source);
     const wanted = nameFilter(options.names);
     const selected = header.entries.filter((e) => wanted(e.name));
     const tensors = new Map<string, RawTensor>();

@@ -11,7 +11,7 @@ import {
   toInt32,
   writeSafetensors,
 } from './index';
-import { readSafetensorsFile, writeSafetensorsFile } from './node';
+import { readSafetensorsFile, readSafetensorsHeader, writeSafetensorsFile } from './node';
 import { fixturesDir } from '../../../tools/testing/fixtures';
 import { fixtureBytes, fuzz } from './test-util';
 
@@ -207,6 +207,22 @@ describe('safetensors files (Node)', () => {
     const onlyRaw = await readSafetensorsFile(path, { names: (n) => n === 'small' });
     // Only the small tensor's bytes were read, into a buffer of their own.
     expect(onlyRaw.tensors.get('small')!.data.buffer.byteLength).toBe(6);
+  });
+
+  it('reads just the header: names, dtypes, shapes, byte ranges and metadata', async () => {
+    const path = join(tmp, 'header.safetensors');
+    const a: RawTensor = { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) };
+    const b: RawTensor = { dtype: 'I32', shape: [5], data: new Int32Array(5) };
+    await writeSafetensorsFile(path, { a, b }, { note: 'x' });
+    const header = await readSafetensorsHeader(path);
+    expect(header.metadata).toEqual({ note: 'x' });
+    const byName = new Map(header.entries.map((e) => [e.name, e]));
+    expect(byName.get('a')).toMatchObject({ dtype: 'F32', shape: [2, 3] });
+    expect(byName.get('b')).toMatchObject({ dtype: 'I32', shape: [5] });
+    expect(byName.get('a')!.end - byName.get('a')!.begin).toBe(24);
+    expect(header.dataStart + Math.max(...header.entries.map((e) => e.end))).toBe(readFileSync(path).length);
+    writeFileSync(path, new Uint8Array(3));
+    await expect(readSafetensorsHeader(path)).rejects.toBeInstanceOf(WeightsFormatError);
   });
 
   it('names the file in errors', async () => {
