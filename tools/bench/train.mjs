@@ -5,11 +5,12 @@
  * and DiT-S (hidden 384, depth 12, 6 heads) — and of the tiny autoencoder preset (`ae`,
  * configs/tiny-autoencoder-fashion-mnist.yaml), per backend, with peak RSS and the live tensor count after the run
  * (flat across steps = no leak). Steps after the first 3 are timed; median of per-step rates reported.
- * Known limit: DiT-S (256 tokens) at batch 8 needs ≈ 5.6 GB at the peak of its backward pass (measured on cpu), more
- * than tfjs-wasm's 4 GiB heap, so it aborts there; batch 4 trains (peak RSS ≈ 3 GB). The S rows run at batch 2.
+ * DiT-S (256 tokens) at batch 8 needs ≈ 5.6 GB at the peak of its backward pass, more than tfjs-wasm's 4 GiB heap:
+ * it trains there only with --gradient-checkpointing (peak RSS ≈ 1.6 GB). The S rows run at batch 2 unless --s-batch.
  *
  *   node tools/bench/train.mjs                      # tiny, S and ae on cpu and wasm, 30 steps each (cpu S is slow)
  *   node tools/bench/train.mjs --backends wasm --models S --steps 50
+ *   node tools/bench/train.mjs --backends wasm --models S --s-batch 8 --gradient-checkpointing
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,8 @@ const flag = (name, fallback) => {
 const backends = flag('backends', 'cpu,wasm').split(',');
 const models = flag('models', 'tiny,S,ae').split(',');
 const steps = Number(flag('steps', '30'));
+const sBatch = Number(flag('s-batch', '2'));
+const gradientCheckpointing = args.includes('--gradient-checkpointing');
 const configPath = fileURLToPath(new URL('../../configs/tiny-dit-fashion-mnist.yaml', import.meta.url));
 const SIZES = { tiny: {}, S: { hiddenSize: 384, depth: 12, numHeads: 6, mlpRatio: 4 } };
 
@@ -35,11 +38,11 @@ const rows = [];
 for (const backend of backends) {
   for (const model of models) {
     const clipGradNorm = model === 'S' ? null : base.clipGradNorm;
-    const globalBatchSize = model === 'S' ? 2 : base.globalBatchSize;
+    const globalBatchSize = model === 'S' ? sBatch : base.globalBatchSize;
     const config =
       model === 'ae'
         ? { ...aeBase, train: { ...aeBase.train, sampleEvery: 0 }, ckptEvery: 1e9 }
-        : { ...base, clipGradNorm, globalBatchSize, model: { ...base.model, ...SIZES[model] }, train: { ...base.train, sampleEvery: 0 }, ckptEvery: 1e9 };
+        : { ...base, clipGradNorm, globalBatchSize, model: { ...base.model, ...SIZES[model] }, train: { ...base.train, sampleEvery: 0, gradientCheckpointing }, ckptEvery: 1e9 };
     const batch = model === 'ae' ? config.batchSize : config.globalBatchSize;
     const runDir = mkdtempSync(join(tmpdir(), 'svg-bench-train-'));
     const rates = [];

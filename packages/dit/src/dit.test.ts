@@ -171,6 +171,23 @@ describe('DiT on cpu: initialisation, conditioning and training', () => {
     model.dispose();
   });
 
+  it('gradient checkpointing gives the same loss and gradients', async () => {
+    const plain = await trainingStep(perturbedModel());
+    const model = perturbedModel();
+    model.gradientCheckpointing = true;
+    const tensors = tf.memory().numTensors;
+    const checkpointed = await trainingStep(model);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(checkpointed.loss).toBeCloseTo(plain.loss, 6);
+    expect([...checkpointed.grads.keys()]).toEqual([...plain.grads.keys()]);
+    for (const [name, g] of checkpointed.grads) {
+      const want = plain.grads.get(name)!;
+      const scale = Math.max(1e-6, ...want.map(Math.abs));
+      expect(g.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale, name).toBeLessThan(1e-5);
+    }
+    model.dispose();
+  });
+
   it('gradients agree with central finite differences', async () => {
     const model = perturbedModel();
     const x = randn([1, 256, 4]) as tf.Tensor3D;

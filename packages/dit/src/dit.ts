@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Initializer, Linear, Module, type Parameter, SeededRandom, init, setInitSeed } from '@svg/nn';
+import { type Initializer, Linear, Module, type Parameter, SeededRandom, checkpoint, init, setInitSeed } from '@svg/nn';
 import { DiTBlock, FinalLayer } from './blocks';
 import {
   type DiTConfig,
@@ -36,6 +36,11 @@ export class DiT extends Module {
   readonly finalLayer: FinalLayer;
   /** Host generator of the training-mode label dropout; replace or `setState` it to seed/resume. */
   dropoutRandom = new SeededRandom(0);
+  /**
+   * Recompute each block in the backward pass instead of keeping its activations (`checkpoint` of `@svg/nn`): about
+   * one more forward per training step for a fraction of the memory. Off by default; results are the same.
+   */
+  gradientCheckpointing = false;
 
   /** Weights are not initialised here: use {@link createDiT}, {@link DiT.initializeWeights} or a state dict. */
   constructor(config: DiTConfigInput | DiTPresetName = {}) {
@@ -94,7 +99,8 @@ export class DiT extends Module {
       let h = tf.add(this.ln1.forward(x), this.posEmbed.value) as tf.Tensor3D;
       const c = tf.add(this.tEmbedder.forward(t), this.yEmbedder.forward(y, this.dropoutRandom, options.forceDropIds)) as tf.Tensor2D;
       this.blocks.forEach((block, i) => {
-        if (!skip.has(i)) h = block.forward(h, c);
+        if (skip.has(i)) return;
+        h = this.gradientCheckpointing ? (checkpoint(block, (hh, cc) => block.forward(hh as tf.Tensor3D, cc as tf.Tensor2D), [h, c]) as tf.Tensor3D) : block.forward(h, c);
       });
       return this.finalLayer.forward(h, c);
     });

@@ -16,3 +16,4 @@ export { Mlp, SwiGLU } from './layers/mlp';
 export { Attention, scaledDotProductAttention, type AttentionOptions, type QKTransform } from './layers/attention';
 export { Dropout } from './layers/dropout';
 export { upsampleNearest2x } from './layers/upsample';
+export { checkpoint } from './checkpoint';

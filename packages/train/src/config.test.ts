@@ -129,7 +129,7 @@ describe('training configs', () => {
     expect(c.modelCkpt).toBeNull();
     expect(c.model).toMatchObject({ hiddenSize: 1152, depth: 28, numHeads: 16, inChannels: 392, qkNorm: true, classDropoutProb: 0.1, learnSigma: true });
     expect(c.optim).toEqual({ lr: 1e-4, weightDecay: 0, betas: [0.9, 0.999] });
-    expect(c.train).toMatchObject({ dataset: 'image-folder', emaDecay: 0.9999, maxSteps: null, keepCheckpoints: 3, sampleSteps: 25, sampleCfg: 4, sampleShift: 0.15 });
+    expect(c.train).toMatchObject({ dataset: 'image-folder', emaDecay: 0.9999, gradientCheckpointing: false, maxSteps: null, keepCheckpoints: 3, sampleSteps: 25, sampleCfg: 4, sampleShift: 0.15 });
   });
 
   it('reads the upstream autoencoder config as it is', async () => {
@@ -156,6 +156,8 @@ describe('training configs', () => {
     expect(() => parseTrainConfig('basic: {}\noptim:\n  betas: [0.9]\n')).toThrow(/optim.betas must be a list of two numbers/);
     expect(() => parseTrainConfig('basic: {}\ntrain:\n  datasets: x\n')).toThrow(/unknown key train.datasets/);
     expect(() => parseTrainConfig('basic: {}\ntrain:\n  dataset: mnist\n')).toThrow(/train.dataset must be/);
+    expect(() => parseTrainConfig('basic: {}\ntrain:\n  gradient_checkpointing: sometimes\n')).toThrow(/train.gradient_checkpointing must be true or false/);
+    expect(parseTrainConfig('basic: {}\ntrain:\n  gradient_checkpointing: true\n').train.gradientCheckpointing).toBe(true);
     expect(() => parseTrainConfig('basic: {}\nmodel:\n  params:\n    hidden: 3\n')).toThrow(/model.params: .*unknown upstream key "hidden"/);
     expect(() => parseTrainConfig('foo: 1\n')).toThrow(/neither a DiT config/);
     expect(() => parseTrainConfig('basic: {}\ntrain:\n  dataset: latent-cache\n')).toThrow(/train.latent_cache is not set/);

@@ -70,6 +70,7 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
 
   const source = options.source ?? (await openSource(config, log));
   const model = createDiT(config.model, { seed });
+  model.gradientCheckpointing = config.train.gradientCheckpointing;
   const ema = new Ema(model, new DiT(config.model));
   const optimizer = new AdamW(model.trainableParameters(), { lr: config.optim.lr, betas: config.optim.betas, weightDecay: config.optim.weightDecay, eps: 1e-8 });
   try {
