@@ -313,20 +313,16 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
 
 // ------------------------------------------------------------------------------------------------------- group norm
 
-// acc[c] += (x[c] - shift[c])^p over the rows [r0, r1) of a [rows, C] block; p is 1 or 2.
+// With d = x[c] − shift[c]: s1[c] += d and s2[c] += d² over the rows [r0, r1) of a [rows, C] block.
 MULTIVERSION static void channel_sums(const float* x, int64_t r0, int64_t r1, int64_t C, const float* shift,
-                                      double* acc, int squares) {
+                                      double* restrict s1, double* restrict s2) {
   for (int64_t r = r0; r < r1; r++) {
     const float* row = x + r * C;
-    if (squares) {
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) {
-        const double d = row[c] - shift[c];
-        acc[c] += d * d;
-      }
-    } else {
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) acc[c] += row[c];
+    for (int64_t c = 0; c < C; c++) {
+      const double d = row[c] - shift[c];
+      s1[c] += d;
+      s2[c] += d * d;
     }
   }
 }
@@ -347,20 +343,22 @@ MULTIVERSION static void scale_shift_rows(const float* x, float* y, int64_t rows
   }
 }
 
-// Per-channel sums of one [S, C] image over all threads, into sums[C].
-static void image_channel_sums(const float* x, int64_t S, int64_t C, const float* shift, double* sums, int squares,
-                               double* partial, int threads) {
-  memset(partial, 0, sizeof(double) * C * threads);
+// Per-channel shifted sums and squares of one [S, C] image over all threads, into sums[0 … C) and sums[C … 2C).
+static void image_channel_sums(const float* x, int64_t S, int64_t C, const float* shift, double* sums, double* partial,
+                               int threads) {
+  memset(partial, 0, sizeof(double) * 2 * C * threads);
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), n = omp_get_num_threads();
     const int64_t chunk = (S + n - 1) / n, r0 = t * chunk, r1 = r0 + chunk < S ? r0 + chunk : S;
-    if (r0 < r1) channel_sums(x, r0, r1, C, shift, partial + t * C, squares);
+    if (r0 < r1) channel_sums(x, r0, r1, C, shift, partial + 2 * t * C, partial + (2 * t + 1) * C);
   }
-  for (int64_t c = 0; c < C; c++) {
-    double total = 0;
-    for (int t = 0; t < threads; t++) total += partial[t * C + c];
-    sums[c] = total;
+  for (int64_t c = 0; c < 2 * C; c++) sums[c] = 0;
+  for (int t = 0; t < threads; t++) {
+    for (int64_t c = 0; c < C; c++) {
+      sums[c] += partial[2 * t * C + c];
+      sums[C + c] += partial[(2 * t + 1) * C + c];
+    }
   }
 }
 
@@ -396,38 +394,40 @@ static napi_value group_norm(napi_env env, napi_callback_info info) {
   }
   if (total == 0) return NULL;
   const int threads = S * C >= PARALLEL_MIN ? omp_get_max_threads() : 1;
-  double* partial = malloc(sizeof(double) * C * (threads + 1));
-  float* coef = malloc(sizeof(float) * C * 2);  // per-channel mean, then scale a and shift b
+  double* partial = malloc(sizeof(double) * 2 * C * (threads + 1));
+  float* coef = malloc(sizeof(float) * C * 3);  // per-channel shift, then scale a and offset b
   if (!partial || !coef) {
     free(partial);
     free(coef);
     napi_throw_error(env, NULL, "groupNorm: out of memory");
     return NULL;
   }
-  double* sums = partial + C * threads;
-  float *a = coef, *b = coef + C;
+  double* sums = partial + 2 * C * threads;
+  float *shift = coef, *a = coef + C, *b = coef + 2 * C;
   const int64_t Cg = C / G;
   const double count = (double)S * Cg;
   for (int64_t n = 0; n < B; n++) {
     const float* xn = (const float*)x + n * S * C;
     float* yn = (float*)out + n * S * C;
-    // Two passes (mean, then centred squares) as PyTorch's variance, so large offsets do not cancel.
-    for (int64_t c = 0; c < C; c++) a[c] = 0;
-    image_channel_sums(xn, S, C, a, sums, 0, partial, threads);
+    // One pass of sums shifted by each channel's first value: with d = x − K_c, the group's centred sum of squares is
+    // Σ_c [Σd² + 2(K_c − μ)·Σd + S·(K_c − μ)²], all terms near the data's own scale, so nothing large cancels (the
+    // same accuracy as PyTorch's two-pass variance, in double).
+    for (int64_t c = 0; c < C; c++) shift[c] = xn[c];
+    image_channel_sums(xn, S, C, shift, sums, partial, threads);
     for (int64_t g = 0; g < G; g++) {
-      double s = 0;
-      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) s += sums[c];
-      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) a[c] = (float)(s / count);
-    }
-    image_channel_sums(xn, S, C, a, sums, 1, partial, threads);
-    for (int64_t g = 0; g < G; g++) {
-      double s = 0;
-      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) s += sums[c];
-      const float rstd = 1.0f / sqrtf((float)(s / count) + (float)eps);
+      double total = 0;
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) total += sums[c] + (double)S * shift[c];
+      const double mean = total / count;
+      double centred = 0;
       for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) {
-        const float mean = a[c], scale = rstd * (gamma ? gamma[c] : 1.0f);
+        const double k = shift[c] - mean;
+        centred += sums[C + c] + 2 * k * sums[c] + (double)S * k * k;
+      }
+      const float rstd = 1.0f / sqrtf((float)(centred / count) + (float)eps);
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) {
+        const float scale = rstd * (gamma ? gamma[c] : 1.0f);
         a[c] = scale;
-        b[c] = (beta ? beta[c] : 0.0f) - mean * scale;
+        b[c] = (beta ? beta[c] : 0.0f) - (float)mean * scale;
       }
     }
 #pragma omp parallel for schedule(static) num_threads(threads)
