@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +71,7 @@ export interface LatentCacheIndex {
 
 /** A shard's safetensors header, without its data. */
 async function readShardHeader(path: string): Promise<SafetensorsHeader> {
-  if (!existsSync(path)) throw new Error(`latent cache shard "${path}" is missing`);
+  if (!(await exists(path))) throw new Error(`latent cache shard "${path}" is missing`);
   return readSafetensorsHeader(path);
 }
 

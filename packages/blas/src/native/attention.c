@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "napi_args.h"
+#include "per_core.h"
 #include "vecmath.h"
 
 #define SCORE_FLOATS (1 << 22)
@@ -67,8 +68,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "attention: needs at least one key and a head dimension of at least 1");
     return NULL;
   }
-  // Items run in parallel, one per core, each with single-threaded sgemms: per-head products are too small for
-  // OpenBLAS to split well (its fork/join per call costs more than it saves).
+  // Items run in parallel, one per core, each with single-threaded sgemms (per_core.h).
   const int threads = omp_get_max_threads();
   const int64_t block = tk >= SCORE_FLOATS / threads ? 1 : (SCORE_FLOATS / threads / tk < tq ? SCORE_FLOATS / threads / tk : tq);
   float* scores = malloc(sizeof(float) * block * tk * threads);
@@ -76,8 +76,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "attention: out of memory for the scores");
     return NULL;
   }
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  const int blas_threads = blas_one_thread();
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
   for (int64_t i = 0; i < batch; i++) {
     const unsigned mode = flush_denormals();
@@ -93,7 +92,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     }
     restore_float_mode(mode);
   }
-  openblas_set_num_threads(blas_threads);
+  blas_restore_threads(blas_threads);
   free(scores);
   return NULL;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "napi_args.h"
+#include "per_core.h"
 
 #define SMALL_PRODUCT (1 << 24)  // multiply-adds per product below which batched products run one per core
 
@@ -58,11 +59,9 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   }
 
   const int lda = (int)(trans_a ? m : k), ldb = (int)(trans_b ? k : n);
-  // Many small products (attention heads): one single-threaded sgemm per core at a time beats splitting each one
-  // over the cores, where OpenBLAS' fork/join per call costs more than the product.
+  // Many small products (attention heads) run one per core (per_core.h).
   const bool per_core = batch > 1 && m * n * k < SMALL_PRODUCT;
-  const int blas_threads = openblas_get_num_threads();
-  if (per_core) openblas_set_num_threads(1);
+  const int blas_threads = per_core ? blas_one_thread() : 0;
 #pragma omp parallel for schedule(dynamic) if (per_core)
   for (int64_t i = 0; i < batch; i++) {
     float* ci = c + i * m * n;
@@ -73,7 +72,7 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
                 (int)n, (int)k, 1.0f, a + i * stride_a, lda, b + i * stride_b, ldb, (float)beta, ci, (int)n);
   }
-  if (per_core) openblas_set_num_threads(blas_threads);
+  if (per_core) blas_restore_threads(blas_threads);
   return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "napi_args.h"
+#include "per_core.h"
 #include "vecmath.h"
 
 #define BAND_FLOATS (1 << 21)  // transformed inputs and products of one band of tile rows (8 MiB; measured best)
@@ -151,8 +152,7 @@ static napi_value winograd_conv3x3(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const unsigned mode = flush_denormals();
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  const int blas_threads = blas_one_thread();
   transform_filter(g, u, C, N);
   for (int64_t b = 0; b < B; b++) {
     const float* xb = x + b * H * W * C;
@@ -176,8 +176,7 @@ static napi_value winograd_conv3x3(napi_env env, napi_callback_info info) {
         transform_tile(d, v + t * C, C, v_stride);
         restore_float_mode(thread_mode);
       }
-      // The 16 products are independent and small: one single-threaded sgemm per core beats each product split
-      // over all cores (OpenBLAS' fork/join per call, and its kernels at k = in ≈ 128).
+      // The 16 products are independent and small: one single-threaded sgemm per core (per_core.h).
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
       for (int k = 0; k < 16; k++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)tiles, (int)N, (int)C, 1.0f,
@@ -197,7 +196,7 @@ static napi_value winograd_conv3x3(napi_env env, napi_callback_info info) {
       }
     }
   }
-  openblas_set_num_threads(blas_threads);
+  blas_restore_threads(blas_threads);
   restore_float_mode(mode);
   free(u), free(v), free(m), free(patches), free(spill);
   return NULL;
