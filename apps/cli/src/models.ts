@@ -1,4 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type SvgAutoencoder, loadSvgAutoencoder } from '@svg/autoencoder';
+import type { DiT } from '@svg/dit';
+import { loadDiTFile } from '@svg/dit/node';
+import type { LatentStats } from '@svg/flow';
+import { MODEL_MANIFEST, type ModelManifest, parseModelManifest } from '@svg/generate';
+import { MODEL_DIR } from '@svg/model-fashion-mnist';
+import type { RawTensor } from '@svg/weights';
+import { readSafetensorsFile } from '@svg/weights/node';
 import { CliError } from './cli-error';
 import { requireFile } from './files';
 
@@ -36,4 +45,64 @@ export async function timedLoad<T>(what: string, path: string, fn: () => Promise
   } catch (e) {
     throw new CliError(`${path}: cannot load the ${what}: ${(e as Error).message}`);
   }
+}
+
+/** The model `svg sample` and `svg eval` use when none is named: the shipped Fashion-MNIST SVG. */
+export const DEFAULT_MODEL_DIR = MODEL_DIR;
+
+/** A model folder loaded: its manifest, DiT, autoencoder (decoder only unless asked) and latent statistics. */
+export interface LoadedModel {
+  dir: string;
+  manifest: ModelManifest;
+  dit: DiT;
+  autoencoder: SvgAutoencoder;
+  stats: LatentStats<RawTensor> | null;
+}
+
+/** Reads and checks `<dir>/svg-model.json`. */
+export async function readModelManifest(dir: string): Promise<ModelManifest> {
+  const path = join(dir, MODEL_MANIFEST);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CliError(`${dir}: not a model folder (no ${MODEL_MANIFEST})`);
+  }
+  try {
+    return parseModelManifest(JSON.parse(text), path);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+/** Loads a model folder (`svg-model.json` + its files), failing with one line that names the file. */
+export async function loadModelFolder(dir: string, options: { decoderOnly?: boolean } = {}): Promise<LoadedModel> {
+  const manifest = await readModelManifest(dir);
+  const file = (name: string) => requireFile(join(dir, name), 'model file');
+  const ditPath = file(manifest.dit);
+  const aePath = file(manifest.autoencoder);
+  const configPath = file(manifest.autoencoderConfig);
+  const dit = await timedLoad('DiT', ditPath, () => loadDiTFile(ditPath));
+  const autoencoder = await timedLoad('autoencoder', aePath, () => loadSvgAutoencoder(aePath, { config: configPath, decoderOnly: options.decoderOnly ?? true }));
+  const stats = manifest.stats === null ? null : await readStatsFile(file(manifest.stats));
+  checkModelParts(dir, manifest, dit, autoencoder, stats);
+  return { dir, manifest, dit, autoencoder, stats };
+}
+
+/** Latent statistics from a safetensors file (`dinov3_sp_mean` / `dinov3_sp_std`, or `mean` / `std`). */
+export async function readStatsFile(path: string): Promise<LatentStats<RawTensor>> {
+  requireFile(path, 'statistics file');
+  const { tensors } = await readSafetensorsFile(path);
+  const mean = tensors.get('dinov3_sp_mean') ?? tensors.get('mean');
+  const std = tensors.get('dinov3_sp_std') ?? tensors.get('std');
+  if (!mean || !std) throw new CliError(`${path}: expected tensors dinov3_sp_mean and dinov3_sp_std (or mean and std), found ${[...tensors.keys()].join(', ')}`);
+  return { mean, std };
+}
+
+function checkModelParts(dir: string, manifest: ModelManifest, dit: DiT, ae: SvgAutoencoder, stats: LatentStats<RawTensor> | null): void {
+  const c = dit.config.inChannels;
+  if (ae.latentChannels !== c) throw new CliError(`${dir}: the DiT makes ${c}-channel latents but the autoencoder decodes ${ae.latentChannels} channels`);
+  const statsChannels = stats ? stats.mean.shape.reduce((a, b) => a * b, 1) : c;
+  if (statsChannels !== c) throw new CliError(`${dir}: the latent statistics have ${statsChannels} channels, the DiT ${c}`);
+  if (manifest.classes.length !== dit.config.numClasses) throw new CliError(`${dir}: svg-model.json names ${manifest.classes.length} classes, the DiT has ${dit.config.numClasses}`);
 }

@@ -1,7 +1,9 @@
 /** A one-line progress bar on stderr with rate and ETA; plain lines when stderr is not a terminal. */
 export class ProgressBar {
-  private readonly start = Date.now();
+  private start = Date.now();
   private lastPrint = 0;
+  /** Progress at the first update (a resumed run starts mid-way): rates count only the work done here. */
+  private first: number | null = null;
 
   constructor(
     private readonly label: string,
@@ -14,8 +16,12 @@ export class ProgressBar {
     const tty = process.stderr.isTTY;
     if (done < this.total && now - this.lastPrint < (tty ? 100 : 2000)) return;
     this.lastPrint = now;
+    if (this.first === null) {
+      this.first = done;
+      this.start = now;
+    }
     const elapsed = (now - this.start) / 1000;
-    const rate = done / Math.max(elapsed, 1e-9);
+    const rate = elapsed > 0 ? (done - this.first) / elapsed : 0;
     const eta = rate > 0 ? (this.total - done) / rate : Infinity;
     const width = 24;
     const filled = Math.round((done / this.total) * width);
@@ -27,6 +33,7 @@ export class ProgressBar {
 }
 
 function formatRate(rate: number, unit: string): string {
+  if (!(rate > 0)) return `-- ${unit}/s`;
   return rate >= 1 ? `${rate.toFixed(2)} ${unit}/s` : `${(1 / rate).toFixed(2)} s/${unit}`;
 }
 

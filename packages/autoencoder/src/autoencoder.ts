@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LayerNorm, Module, type Parameter, SeededRandom, init, loadStateDict as loadModuleStateDict } from '@svg/nn';
 import { type Dinov3PresetName, type Dinov3ViT, IMAGENET_MEAN, IMAGENET_STD, createDinov3 } from '@svg/dinov3';
 import { type RawTensor, type StateDictLike, toStateDict } from '@svg/weights';
-import { type SvgAutoencoderConfig, SVG_AUTOENCODER_CONFIG } from './config';
+import { type ExtraVitConfig, type SvgAutoencoderConfig, SVG_AUTOENCODER_CONFIG } from './config';
 import { LdmDecoder } from './decoder';
 import { matchDistribution } from './match-distribution';
-import { ResidualVit } from './residual-vit';
+import { ResidualVit, type ResidualVitConfig } from './residual-vit';
 
 /** Options of {@link createSvgAutoencoder}. */
 export interface CreateSvgAutoencoderOptions {
@@ -84,9 +84,7 @@ export class SvgAutoencoder extends Module {
     } else {
       this.encoder = this.child('encoder', createDinov3(presetName(config.dinoconfig.model_name), config.dinoconfig.overrides ?? {}));
       this.encoder.setTrainable(false);
-      this.extraVit = extra
-        ? this.child('extra_vit', new ResidualVit({ outputDim: extra.output_dim, ...(extra.num_layers !== undefined ? { numLayers: extra.num_layers } : {}) }))
-        : null;
+      this.extraVit = extra ? this.child('extra_vit', new ResidualVit(residualVitConfig(extra, config.ddconfig.resolution, this.encoder.patchSize))) : null;
       this.maskToken = extra && (extra.mask_ratio ?? 0) > 0 ? this.param('mask_token', [1, extra.output_dim, 1], init.normal(0.02)) : null;
       this.normVit = extra ? this.child('norm_vit', new LayerNorm(extra.output_dim + (config.embed_dim ?? 32))).setTrainable(false) : null;
       const channels = this.encoder.embedDim + (extra?.output_dim ?? 0);
@@ -232,6 +230,17 @@ export class SvgAutoencoder extends Module {
       return tf.add(tf.mul(hVit, tf.sub(1, m)), tf.mul(token, m)) as tf.Tensor3D;
     });
   }
+}
+
+/** The residual ViT an `extra_vit_config` describes: upstream's layout unless our keys change it. */
+function residualVitConfig(extra: ExtraVitConfig, resolution: number, dinoPatch: number): Partial<ResidualVitConfig> {
+  const c: Partial<ResidualVitConfig> = { outputDim: extra.output_dim, imageSize: extra.image_size ?? resolution, patchSize: extra.patch_size ?? dinoPatch };
+  if (extra.num_layers !== undefined) c.numLayers = extra.num_layers;
+  if (extra.hidden_dim !== undefined) c.hiddenDim = extra.hidden_dim;
+  if (extra.num_heads !== undefined) c.numHeads = extra.num_heads;
+  if (extra.mlp_dim !== undefined) c.mlpDim = extra.mlp_dim;
+  if (extra.dropout !== undefined) [c.dropout, c.attentionDropout] = [extra.dropout, extra.dropout];
+  return c;
 }
 
 /** `dinov3_vits16plus` (hub entry point, as in the YAML) → preset `vits16plus`. */

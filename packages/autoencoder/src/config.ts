@@ -24,6 +24,18 @@ export interface ExtraVitConfig {
   use_outnorm?: boolean;
   /** Ours, not upstream (which hard-codes 6): number of ViT layers. */
   num_layers?: number;
+  /**
+   * Ours, not upstream (which hard-codes torchvision's ViT-S layout for 256² inputs): the input side (default
+   * `ddconfig.resolution`), patch size (default: the DINOv3 patch size, so both grids match), width, heads, MLP width
+   * and dropout (default 0.1, used for the MLP, attention weights and after the position embedding). Small images
+   * (e.g. 32² Fashion-MNIST with 2×2 patches) need these.
+   */
+  image_size?: number;
+  patch_size?: number;
+  hidden_dim?: number;
+  num_heads?: number;
+  mlp_dim?: number;
+  dropout?: number;
 }
 
 /**

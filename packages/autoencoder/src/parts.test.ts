@@ -3,7 +3,9 @@ import { loadStateDict } from '@svg/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackends, useBackend } from '../../../tools/testing/backends';
 import { expectClose, loadFixture } from '../../../tools/testing/fixtures';
-import { LdmDecoder, type DecoderConfig, ResidualVit, matchDistribution } from './index';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LdmDecoder, type DecoderConfig, ResidualVit, SVG_AUTOENCODER_CONFIG, createSvgAutoencoder, matchDistribution, parseSvgAutoencoderConfig } from './index';
 import { formatResult, nhwcOf, readChannelsFirst, readNCHW, tokensOf } from './test-support';
 
 /**
@@ -108,4 +110,23 @@ describe('decoder structure', () => {
     expect(names).toContain('heads.2.weight');
     expect(() => vit.forward(tf.zeros([1, 128, 128, 3]) as tf.Tensor4D)).toThrow(/\[B, 256, 256, 3\]/);
   });
+
+  it('builds an SVG autoencoder for 32×32 images: residual ViT on the DINOv3 grid (2×2 patches), 40-channel latents', async () => {
+    await useBackend('cpu');
+    const config = parseSvgAutoencoderConfig(await readFile(join(__dirname, '../../../configs/fashion-mnist/autoencoder.yaml'), 'utf8'));
+    const ae = createSvgAutoencoder(config);
+    expect(ae.extraVit!.config).toMatchObject({ imageSize: 32, patchSize: 2, hiddenDim: 32, numHeads: 2, mlpDim: 64, numLayers: 2, dropout: 0, attentionDropout: 0 });
+    const images = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const latent = ae.encode(images);
+    expect(latent.shape).toEqual([2, 16, 16, 40]);
+    const recon = ae.decode(latent);
+    expect(recon.shape).toEqual([2, 32, 32, 3]);
+    // Upstream's layout is unchanged: a 256² config still gets torchvision's ViT-S/16.
+    const upstream = createSvgAutoencoder(SVG_AUTOENCODER_CONFIG);
+    expect(upstream.extraVit!.config).toMatchObject({ imageSize: 256, patchSize: 16, hiddenDim: 384, numLayers: 6, dropout: 0.1 });
+    tf.dispose([images, latent, recon]);
+    ae.dispose();
+    upstream.dispose();
+  });
 });
+

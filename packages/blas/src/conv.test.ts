@@ -28,6 +28,9 @@ const CASES: Record<string, ConvCase> = {
   '3x3 same on a 256×128 image (Winograd), odd channels': { x: [1, 256, 128, 9], filter: [3, 3, 9, 10], stride: 1, pad: 'same' },
   '3x3 valid on a 2×258×131 batch (Winograd, ragged tiles)': { x: [2, 258, 131, 8], filter: [3, 3, 8, 8], stride: 1, pad: 'valid' },
   '4x2 same, even filter (shifted taps)': { x: [1, 6, 7, 3], filter: [4, 2, 3, 4], stride: 1, pad: 'same' },
+  '3x3 same, 8→12 channels (dx as a rotated-filter conv)': { x: [2, 9, 10, 8], filter: [3, 3, 8, 12], stride: 1, pad: 'same' },
+  '3x3 valid, 9→8 channels (dx as a rotated-filter conv)': { x: [2, 7, 11, 9], filter: [3, 3, 9, 8], stride: 1, pad: 'valid' },
+  '3x3 asymmetric padding, 8→8 channels (dx as a rotated-filter conv)': { x: [1, 8, 7, 8], filter: [3, 3, 8, 8], stride: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
   '3x3 explicit padding larger than the filter reach (shifted taps)': { x: [1, 5, 4, 2], filter: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] },
 };
 // tfjs has no conv gradient with dilation; the gradients never take the Winograd path, so its large images are left out.

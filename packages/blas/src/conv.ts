@@ -124,6 +124,14 @@ export const conv2dBackpropInput: BlasKernel = ({ inputs, attrs, data }) => {
     sgemm(dyValues, w, dx.values, 1, rows, info.inChannels, outC, false, true, 0, 0, 0);
     return dx.info;
   }
+  const { top, bottom, left, right } = info.padInfo;
+  if (isWinograd(info) && [top, bottom, left, right].every((p) => p >= 0 && p <= 2)) {
+    // Stride 1: dx is the forward conv of dy with the filter rotated by 180° and its channel axes swapped, padded by
+    // 2 − pad on the top/left, so it runs on the Winograd kernel too.
+    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, padInfo } = info;
+    winogradConv3x3(dyValues, rotatedFilter(w, inChannels, outC), null, dx.values, batchSize, outHeight, outWidth, outC, inChannels, inHeight, inWidth, 2 - padInfo.top, 2 - padInfo.left);
+    return dx.info;
+  }
   dx.values.fill(0);
   const K = patchSize(info);
   const chunk = chunkRows(K, rows);
@@ -135,6 +143,19 @@ export const conv2dBackpropInput: BlasKernel = ({ inputs, attrs, data }) => {
   }
   return dx.info;
 };
+
+/** A 3×3 filter `[3, 3, in, out]` rotated by 180° with its channel axes swapped: `[3, 3, out, in]`. */
+function rotatedFilter(w: Float32Array, inC: number, outC: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let kh = 0; kh < 3; kh++) {
+    for (let kw = 0; kw < 3; kw++) {
+      const src = ((2 - kh) * 3 + (2 - kw)) * inC * outC;
+      const dst = (kh * 3 + kw) * outC * inC;
+      for (let i = 0; i < inC; i++) for (let o = 0; o < outC; o++) out[dst + o * inC + i] = w[src + i * outC + o];
+    }
+  }
+  return out;
+}
 
 /** `Conv2DBackpropFilter` (the filter gradient of conv2d; missing from stock wasm): dW = im2col(x)ᵀ·dy. */
 export const conv2dBackpropFilter: BlasKernel = ({ inputs, attrs, data }) => {

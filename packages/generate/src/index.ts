@@ -4,3 +4,4 @@
  */
 export { type GenerateOptions, type GeneratedImage, type LatentDecoder, generateImages, generationSettings } from './generate';
 export { type GridOptions, imageGrid } from './grid';
+export { MODEL_MANIFEST, type ModelManifest, findClassName, parseModelManifest } from './manifest';

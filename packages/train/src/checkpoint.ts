@@ -16,7 +16,7 @@ export interface CheckpointState {
   format: typeof CHECKPOINT_FORMAT;
   version: number;
   /** Which trainer wrote it. */
-  kind: 'dit' | 'autoencoder';
+  kind: 'dit' | 'autoencoder' | 'classifier';
   /** Optimiser steps done. */
   step: number;
   /** Size and SHA-256 of every safetensors file of the checkpoint; a checkpoint whose files differ is rejected. */

@@ -112,7 +112,39 @@ export interface AutoencoderTrainConfig {
   train: TrainSection;
 }
 
-export type TrainConfig = DiTTrainConfig | AutoencoderTrainConfig;
+/**
+ * A supervised image classifier (ours; upstream has no such config): the frozen semantic encoder of a small SVG
+ * (`model.arch: dinov3`, a DINOv3 ViT whose `[cls ⊕ mean patch token]` features feed a linear head) or the
+ * independent CNN that scores generated samples (`model.arch: cnn`).
+ */
+export interface ClassifierTrainConfig {
+  kind: 'classifier';
+  file: string | null;
+  raw: Record<string, unknown>;
+  /** `model` as written: `arch`, `num_classes`, and `dinoconfig` (dinov3) or `channels` / `hidden` (cnn). */
+  model: ClassifierModelConfig;
+  /** `data.data_root` (Fashion-MNIST IDX files; default Debian's folder). */
+  dataRoot: string | null;
+  /** `data.image_size`: images are centred on a black canvas of this side (32 for Fashion-MNIST). */
+  imageSize: number;
+  /** `data.batch_size`. */
+  batchSize: number;
+  /** `data.flip`: mirror each training image with probability 0.5. */
+  flip: boolean;
+  epochs: number;
+  optim: { lr: number; weightDecay: number; betas: [number, number]; warmupSteps: number };
+  seed: number;
+  logEvery: number;
+  ckptEvery: number;
+  train: TrainSection;
+}
+
+/** `model` of a {@link ClassifierTrainConfig}. */
+export type ClassifierModelConfig =
+  | { arch: 'dinov3'; numClasses: number; dinoconfig: { model_name: string; overrides?: Record<string, unknown> } }
+  | { arch: 'cnn'; numClasses: number; channels: number[]; hidden: number };
+
+export type TrainConfig = DiTTrainConfig | AutoencoderTrainConfig | ClassifierTrainConfig;
 
 const BASIC_KEYS = new Set([
   'exp_name', 'results_dir', 'data_path', 'global_seed', 'epochs', 'log_every', 'ckpt_every', 'rf', 'shift', 'accum_iter',
@@ -168,9 +200,11 @@ export function parseTrainConfig(source: string | Record<string, unknown>, file:
   const doc = raw as Record<string, unknown>;
   const base = file ? dirname(file) : process.cwd();
   if ('basic' in doc) return parseDiT(doc, file, base);
+  const arch = (doc.model as Record<string, unknown> | undefined)?.arch;
+  if (arch !== undefined) return parseClassifier(doc, file, base);
   const params = (doc.model as Record<string, unknown> | undefined)?.params as Record<string, unknown> | undefined;
   if (params && typeof params === 'object' && 'ddconfig' in params) return parseAutoencoder(doc, file, base);
-  throw new Error(`${where}: neither a DiT config (no \`basic\` section) nor an autoencoder config (no \`model.params.ddconfig\`)`);
+  throw new Error(`${where}: neither a DiT config (no \`basic\` section), an autoencoder config (no \`model.params.ddconfig\`) nor a classifier config (no \`model.arch\`)`);
 }
 
 function parseDiT(doc: Record<string, unknown>, file: string | null, base: string): DiTTrainConfig {
@@ -251,19 +285,66 @@ function parseAutoencoder(doc: Record<string, unknown>, file: string | null, bas
   };
 }
 
+function parseClassifier(doc: Record<string, unknown>, file: string | null, base: string): ClassifierTrainConfig {
+  const where = file ?? 'config';
+  const model = section(doc, 'model', where);
+  const data = section(doc, 'data', where);
+  const optim = section(doc, 'optim', where);
+  const numClasses = int(model.num_classes ?? 10, 'model.num_classes', 2);
+  let modelConfig: ClassifierModelConfig;
+  if (model.arch === 'dinov3') {
+    const dino = model.dinoconfig as Record<string, unknown> | undefined;
+    if (!dino || typeof dino.model_name !== 'string') throw new Error(`${where}: model.dinoconfig.model_name must name a DINOv3 preset (e.g. dinov3_vits16plus)`);
+    modelConfig = { arch: 'dinov3', numClasses, dinoconfig: { model_name: dino.model_name, overrides: (dino.overrides ?? {}) as Record<string, unknown> } };
+  } else if (model.arch === 'cnn') {
+    const channels = model.channels ?? [32, 64];
+    if (!Array.isArray(channels) || channels.length === 0 || !channels.every((c) => Number.isInteger(c) && c > 0)) {
+      throw new Error(`${where}: model.channels must be a list of positive integers, got ${JSON.stringify(channels)}`);
+    }
+    modelConfig = { arch: 'cnn', numClasses, channels: channels as number[], hidden: int(model.hidden ?? 128, 'model.hidden', 1) };
+  } else {
+    throw new Error(`${where}: model.arch must be dinov3 or cnn, got ${JSON.stringify(model.arch)}`);
+  }
+  const betas = (optim.betas ?? [0.9, 0.999]) as unknown;
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number')) {
+    throw new Error(`${where}: optim.betas must be a list of two numbers, got ${JSON.stringify(betas)}`);
+  }
+  return {
+    kind: 'classifier',
+    file,
+    raw: doc,
+    model: modelConfig,
+    dataRoot: optionalPath(base, data.data_root, 'data.data_root'),
+    imageSize: int(data.image_size ?? 32, 'data.image_size', 1),
+    batchSize: int(data.batch_size ?? 64, 'data.batch_size', 1),
+    flip: bool(data.flip ?? false, 'data.flip'),
+    epochs: int(data.epochs ?? 1, 'data.epochs', 1),
+    optim: {
+      lr: positive(optim.base_learning_rate ?? 1e-3, 'optim.base_learning_rate'),
+      weightDecay: num(optim.weight_decay ?? 0, 'optim.weight_decay'),
+      betas: [betas[0], betas[1]],
+      warmupSteps: int(optim.warmup_steps ?? 0, 'optim.warmup_steps', 0),
+    },
+    seed: int(trainSectionValue(doc, 'seed') ?? 0, 'train.seed', 0),
+    logEvery: int(trainSectionValue(doc, 'log_every') ?? 50, 'train.log_every', 1),
+    ckptEvery: int(trainSectionValue(doc, 'ckpt_every') ?? 500, 'train.ckpt_every', 1),
+    train: parseTrainSection(doc, base, where, 'fashion-mnist'),
+  };
+}
+
 function trainSectionValue(doc: Record<string, unknown>, key: string): unknown {
   const t = doc.train as Record<string, unknown> | undefined;
   return t && typeof t === 'object' ? t[key] : undefined;
 }
 
-const AE_ONLY_TRAIN_KEYS = new Set(['seed', 'log_every', 'ckpt_every']);
+const LOOP_TRAIN_KEYS = new Set(['seed', 'log_every', 'ckpt_every']);
 
 function parseTrainSection(doc: Record<string, unknown>, base: string, where: string, defaultDataset: DatasetKind): TrainSection {
   const t = (doc.train ?? {}) as Record<string, unknown>;
   if (typeof t !== 'object' || Array.isArray(t)) throw new Error(`${where}: train must be a mapping`);
   for (const key of Object.keys(t)) {
-    if (!(key in TRAIN_KEYS) && !AE_ONLY_TRAIN_KEYS.has(key)) {
-      throw new Error(`${where}: unknown key train.${key} (known: ${[...Object.keys(TRAIN_KEYS), ...AE_ONLY_TRAIN_KEYS].join(', ')})`);
+    if (!(key in TRAIN_KEYS) && !LOOP_TRAIN_KEYS.has(key)) {
+      throw new Error(`${where}: unknown key train.${key} (known: ${[...Object.keys(TRAIN_KEYS), ...LOOP_TRAIN_KEYS].join(', ')})`);
     }
   }
   const dataset = (t.dataset ?? defaultDataset) as DatasetKind;

@@ -256,6 +256,8 @@ export interface ImageBatch {
   count: number;
   /** Side of the square images. */
   size: number;
+  /** Class labels, when the source has them. */
+  labels?: Int32Array;
   epoch: number;
   next: DataPosition;
 }
@@ -283,6 +285,11 @@ export class FashionMnistImages implements ImageSource {
     return new FashionMnistImages(await loadFashionMnist(dir, 'train', options.limit), options.size ?? 32);
   }
 
+  /** The same rendering over images already in memory (e.g. the test split). */
+  static fromImages(data: GreyImages, size = 32): FashionMnistImages {
+    return new FashionMnistImages(data, size);
+  }
+
   samplesPerEpoch(options: StreamOptions): number {
     return shardIndices(0, this.shard(options)).length;
   }
@@ -293,7 +300,9 @@ export class FashionMnistImages implements ImageSource {
       const order = shardIndices(epoch, this.shard(options));
       if (order.length < batchSize) throw new Error(`Fashion-MNIST: ${order.length} images per epoch cannot fill a batch of ${batchSize}`);
       for (let start = epoch === from.epoch ? from.index : 0; start + batchSize <= order.length; start += batchSize) {
-        yield { images: this.render(order.subarray(start, start + batchSize)), count: batchSize, size: this.size, epoch, next: { epoch, index: start + batchSize } };
+        const indices = order.subarray(start, start + batchSize);
+        const labels = Int32Array.from(indices, (k) => this.data.labels[k]);
+        yield { images: this.render(indices), labels, count: batchSize, size: this.size, epoch, next: { epoch, index: start + batchSize } };
       }
     }
   }
@@ -304,7 +313,8 @@ export class FashionMnistImages implements ImageSource {
 
   async close(): Promise<void> {}
 
-  private render(indices: Uint32Array): Float32Array {
+  /** Images `indices` as NHWC RGB in [-1, 1], each centred on the black canvas. */
+  render(indices: Uint32Array): Float32Array {
     const { height: h, width: w, pixels } = this.data;
     const s = this.size;
     const top = Math.floor((s - h) / 2);

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { encodePng } from '@svg/data-imagenet';
 
 /** Where Debian's `dataset-fashion-mnist` package puts the files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
@@ -59,4 +60,54 @@ export async function loadFashionMnist(dir = FASHION_MNIST_DIR, split: 'train' |
   const [n, h, w] = images.dims;
   const count = Math.min(n, limit ?? n);
   return { pixels: images.data.subarray(0, count * h * w), labels: labels.data.subarray(0, count), count, height: h, width: w };
+}
+
+/** Folder name of class `k` in an exported image folder: index first, so sorting keeps Fashion-MNIST's label order. */
+export function fashionMnistFolderName(k: number): string {
+  return `${k}-${FASHION_MNIST_CLASSES[k].replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`;
+}
+
+/**
+ * Writes Fashion-MNIST as two ImageFolders of PNGs, `<out>/train/<k>-<class>/<index>.png` (60,000) and
+ * `<out>/test/...` (10,000): greyscale, each 28×28 image centred on a black `size × size` canvas (default 32, the
+ * demo SVG's input), so every tool that reads image folders (`svg stats`, the latent cache) sees exactly the images
+ * the trainers render. Each split is written into a hidden temporary folder and renamed into place when complete; a
+ * split that already exists is kept.
+ */
+export async function writeFashionMnistFolders(out: string, options: { dir?: string; size?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<{ split: string; path: string; images: number; written: boolean }[]> {
+  const size = options.size ?? 32;
+  await mkdir(out, { recursive: true });
+  const results = [];
+  for (const split of ['train', 'test'] as const) {
+    const final = join(out, split);
+    const data = await loadFashionMnist(options.dir, split);
+    if (await isDirectory(final)) {
+      results.push({ split, path: final, images: data.count, written: false });
+      continue;
+    }
+    const tmp = join(out, `.${split}.tmp-${process.pid}`);
+    await rm(tmp, { recursive: true, force: true });
+    for (let k = 0; k < FASHION_MNIST_CLASSES.length; k++) await mkdir(join(tmp, fashionMnistFolderName(k)), { recursive: true });
+    const { height: h, width: w } = data;
+    const top = Math.floor((size - h) / 2);
+    const left = Math.floor((size - w) / 2);
+    for (let i = 0; i < data.count; i++) {
+      const pixels = new Uint8Array(size * size);
+      for (let y = 0; y < h; y++) pixels.set(data.pixels.subarray((i * h + y) * w, (i * h + y + 1) * w), (top + y) * size + left);
+      const png = await encodePng({ width: size, height: size, channels: 1, pixels });
+      await writeFile(join(tmp, fashionMnistFolderName(data.labels[i]), `${String(i).padStart(5, '0')}.png`), png);
+      if (i % 1000 === 999) options.onProgress?.(i + 1, data.count);
+    }
+    await rename(tmp, final);
+    results.push({ split, path: final, images: data.count, written: true });
+  }
+  return results;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -13,9 +13,13 @@
  */
 export { trainDiT, type TrainDiTOptions, loadAutoencoder, SAMPLE_CLASSES_IMAGENET } from './train-dit';
 export { trainAutoencoder, type TrainAutoencoderOptions } from './train-autoencoder';
+export { BACKBONE_FILE, type ClassifierEval, EVAL_FILE, evaluateClassifier, learningRate, trainClassifier } from './train-classifier';
+export { type ClassifierNet, Dinov3Classifier, createClassifierNet } from './classifier-net';
 export { type TrainOptions, type TrainProgress, type TrainResult } from './run';
 export {
   type AutoencoderTrainConfig,
+  type ClassifierModelConfig,
+  type ClassifierTrainConfig,
   type DatasetKind,
   type DiTTrainConfig,
   type TrainConfig,
@@ -64,7 +68,7 @@ export {
   ImageFolderSource,
   LatentCacheSource,
 } from './data';
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, type GreyImages, loadFashionMnist, parseIdx } from './fashion-mnist';
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, type GreyImages, fashionMnistFolderName, loadFashionMnist, parseIdx, writeFashionMnistFolders } from './fashion-mnist';
 export { PatchProjection, type PatchProjectionOptions } from './patch-projection';
 export { type MetricsEntry, MetricsLog, RateMeter, writeLossCurve } from './metrics';
 export { type PlotOptions, type RgbCanvas, type Series, niceTicks, plotCurves, plotCurvesPng } from './plot';

@@ -7,7 +7,7 @@ import type { TrainConfig } from './config';
 
 /** What a trainer reports after every optimiser step. */
 export interface TrainProgress {
-  kind: 'dit' | 'autoencoder';
+  kind: 'dit' | 'autoencoder' | 'classifier';
   /** Optimiser steps done. */
   step: number;
   /** Step at which the run stops (null: when the epochs run out). */

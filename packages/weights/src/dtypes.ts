@@ -199,3 +199,21 @@ export function convertTensor(raw: RawTensor, name = 'tensor'): RawTensor {
   if (raw.dtype === 'I64') return { dtype: 'I32', shape: raw.shape, data: toInt32(raw, name) };
   return raw;
 }
+
+/** Floating-point dtypes a tensor can be cast to with {@link castTensor}. */
+export type FloatDType = 'F32' | 'F16' | 'BF16';
+
+/**
+ * Casts a floating-point tensor to F32, F16 or BF16 (rounding to nearest even; values beyond F16's range become
+ * ±Infinity, as PyTorch's `.half()`). Integer and BOOL tensors are returned unchanged, as is a tensor already of
+ * that dtype. Readers upcast F16/BF16 to F32 again ({@link convertTensor}), so this halves a file's size only.
+ */
+export function castTensor(raw: RawTensor, dtype: FloatDType): RawTensor {
+  if (raw.dtype === dtype || !(raw.dtype === 'F64' || raw.dtype === 'F32' || raw.dtype === 'F16' || raw.dtype === 'BF16')) return raw;
+  const values = toFloat32(raw);
+  if (dtype === 'F32') return { dtype, shape: raw.shape, data: raw.dtype === 'F32' ? values : Float32Array.from(values) };
+  const out = new Uint16Array(values.length);
+  const encode = dtype === 'F16' ? numberToHalf : numberToBFloat16;
+  for (let i = 0; i < values.length; i++) out[i] = encode(values[i]);
+  return { dtype, shape: raw.shape, data: out };
+}

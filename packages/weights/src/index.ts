@@ -9,6 +9,8 @@ export {
   type RawTensor,
   type TypedArray,
   DTYPES,
+  type FloatDType,
+  castTensor,
   convertTensor,
   dtypeSize,
   halfToNumber,

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   type RawTensor,
   WeightsFormatError,
+  castTensor,
   convertTensor,
   readSafetensors,
   toFloat32,
@@ -237,3 +238,35 @@ describe('safetensors files (Node)', () => {
 function f32bytes(n: number): Uint8Array {
   return new Uint8Array(new Float32Array(n).buffer);
 }
+
+describe('castTensor (f16 / bf16 files)', () => {
+  const values = Float32Array.from([0, -0, 1, -2.5, 65504, 70000, 1e-8, 6.1e-5, 0.1, 3.14159, Number.NaN]);
+  const raw = { dtype: 'F32' as const, shape: [values.length], data: values };
+
+  it('rounds to the nearest f16 and reads back as float32 through a safetensors round trip', () => {
+    const half = castTensor(raw, 'F16');
+    expect(half.dtype).toBe('F16');
+    const bytes = writeSafetensors(new Map([['w', half]]));
+    const back = readSafetensors(bytes, { convert: true }).tensors.get('w')!;
+    expect(back.dtype).toBe('F32');
+    const got = back.data as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (Number.isNaN(v)) expect(got[i]).toBeNaN();
+      else if (Math.abs(v) > 65520) expect(got[i]).toBe(Infinity);
+      else if (Math.abs(v) < 6e-8) expect(Math.abs(got[i])).toBe(0);
+      else expect(Math.abs(got[i] - v)).toBeLessThanOrEqual(Math.max(Math.abs(v) * 2 ** -11, 2 ** -25));
+    }
+    expect(bytes.length).toBeLessThan(writeSafetensors(new Map([['w', raw]])).length);
+  });
+
+  it('casts bf16 and back to f32, and leaves integer tensors alone', () => {
+    const bf = castTensor(raw, 'BF16');
+    const back = toFloat32(bf);
+    expect(back[2]).toBe(1);
+    expect(Math.abs(back[9] - 3.14159)).toBeLessThan(3.14159 * 2 ** -8);
+    expect(castTensor(bf, 'F32').dtype).toBe('F32');
+    const ints = { dtype: 'I32' as const, shape: [2], data: Int32Array.from([1, 2]) };
+    expect(castTensor(ints, 'F16')).toBe(ints);
+  });
+});

@@ -1,13 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadSvgAutoencoder } from '@svg/autoencoder';
+import { scanImageFolder } from '@svg/data-imagenet/node';
 import { readSafetensorsFile, writeSafetensorsFile } from '@svg/weights/node';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
-import { backendHelp, backendOption, defineCommand, requireString } from '../command';
+import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
 import { requireFile } from '../files';
 import { encoderImageSize, pngBytes, psnr, readImages, toRgb8 } from '../images';
-import { autoencoderHelp, autoencoderOptions, loadAutoencoderOption } from '../models';
+import { autoencoderHelp, autoencoderOptions, loadAutoencoderOption, readModelManifest, timedLoad } from '../models';
+import { ProgressBar } from '../progress';
 
 export const encodeCommand = defineCommand({
   name: 'encode',
@@ -66,28 +69,64 @@ export const decodeCommand = defineCommand({
 
 export const reconstructCommand = defineCommand({
   name: 'reconstruct',
-  summary: 'encode and decode images, print PSNR per image, write the reconstructions',
-  usage: 'svg reconstruct <images...> --autoencoder <ckpt> [--config <yaml>] [--dinov3 <weights>] --out <dir>',
-  examples: ['svg reconstruct photos/*.jpg --autoencoder svg-autoencoder.safetensors --out recon/'],
-  options: { ...autoencoderOptions, out: { type: 'string' }, ...backendOption },
-  optionHelp: { ...autoencoderHelp, out: 'output folder', ...backendHelp },
+  summary: 'encode and decode images (files or whole image folders), print PSNR, optionally write the reconstructions',
+  usage: 'svg reconstruct <images or folders...> --autoencoder <ckpt> [--config <yaml>] [--dinov3 <weights>] [--out <dir>] [--limit N]',
+  examples: [
+    'svg reconstruct photos/*.jpg --autoencoder svg-autoencoder.safetensors --out recon/',
+    'svg reconstruct runs/fashion-mnist/images/test --model packages/model-fashion-mnist    # mean PSNR over the test set',
+  ],
+  options: { ...autoencoderOptions, model: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, batch: { type: 'string', default: '32' }, ...backendOption },
+  optionHelp: {
+    ...autoencoderHelp,
+    model: 'use the autoencoder of a model folder (svg-model.json) instead of --autoencoder/--config',
+    out: 'output folder for the reconstructions (default: none written)',
+    limit: 'at most this many images',
+    batch: 'images per encoder call (default 32; match_distribution uses the statistics of each call)',
+    ...backendHelp,
+  },
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new CliError('no images given (see: svg reconstruct --help)');
-    const outDir = requireString(values, 'out', 'reconstruct');
-    await startBackend(values.backend);
-    const ae = await loadAutoencoderOption(values, 'reconstruct');
-    const { batch, crops } = await readImages(positionals, encoderImageSize(ae));
-    const recon = ae.reconstruct(batch, { clamp: true });
-    batch.dispose();
-    const rgb = await toRgb8(recon);
-    recon.dispose();
-    await mkdir(outDir, { recursive: true });
-    for (const [i, im] of rgb.entries()) {
-      const name = `${basename(positionals[i], extname(positionals[i]))}.png`;
-      if (im.width !== crops[i].width) throw new CliError(`the decoder makes ${im.width}×${im.height} images from ${crops[i].width}×${crops[i].height} inputs: no PSNR`);
-      const value = psnr(crops[i].data, im.pixels);
-      await writeFile(join(outDir, name), await pngBytes(im, { software: 'svg-ts', psnr: value.toFixed(2) }));
-      console.log(`${positionals[i]}: PSNR ${value.toFixed(2)} dB → ${join(outDir, name)}`);
+    const outDir = values.out as string | undefined;
+    const batchSize = intOption(values, 'batch', 1, 1024)!;
+    const paths: string[] = [];
+    for (const p of positionals) {
+      if ((await stat(p).catch(() => null))?.isDirectory()) paths.push(...(await scanImageFolder(p)).samples.map((s) => s.path));
+      else paths.push(p);
     }
+    const limit = intOption(values, 'limit', 1) ?? paths.length;
+    const chosen = paths.slice(0, limit);
+    await startBackend(values.backend);
+    const ae = values.model ? await modelAutoencoder(values.model as string) : await loadAutoencoderOption(values, 'reconstruct');
+    const size = encoderImageSize(ae);
+    if (outDir) await mkdir(outDir, { recursive: true });
+    const verbose = chosen.length <= 20;
+    const bar = verbose ? null : new ProgressBar('reconstructing', chosen.length, 'img');
+    let sum = 0;
+    for (let start = 0; start < chosen.length; start += batchSize) {
+      const group = chosen.slice(start, start + batchSize);
+      const { batch, crops } = await readImages(group, size);
+      const recon = ae.reconstruct(batch, { clamp: true });
+      batch.dispose();
+      const rgb = await toRgb8(recon);
+      recon.dispose();
+      for (const [i, im] of rgb.entries()) {
+        if (im.width !== crops[i].width) throw new CliError(`the decoder makes ${im.width}×${im.height} images from ${crops[i].width}×${crops[i].height} inputs: no PSNR`);
+        const value = psnr(crops[i].data, im.pixels);
+        sum += value;
+        const name = outDir ? join(outDir, `${basename(group[i], extname(group[i]))}.png`) : null;
+        if (name) await writeFile(name, await pngBytes(im, { software: 'svg-ts', psnr: value.toFixed(2) }));
+        if (verbose) console.log(`${group[i]}: PSNR ${value.toFixed(2)} dB${name ? ` → ${name}` : ''}`);
+      }
+      bar?.update(start + group.length);
+    }
+    console.log(`mean PSNR ${(sum / chosen.length).toFixed(2)} dB over ${chosen.length} images`);
   },
 });
+
+/** The full autoencoder (encoder included) of a model folder. */
+async function modelAutoencoder(dir: string) {
+  const manifest = await readModelManifest(dir);
+  const path = requireFile(join(dir, manifest.autoencoder), 'autoencoder');
+  const config = requireFile(join(dir, manifest.autoencoderConfig), 'config');
+  return timedLoad('autoencoder', path, () => loadSvgAutoencoder(path, { config }));
+}

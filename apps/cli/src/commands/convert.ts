@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { findStateDict, stripPrefix, WeightsFormatError } from '@svg/weights';
+import { type FloatDType, castTensor, findStateDict, stripPrefix, WeightsFormatError } from '@svg/weights';
 import { readCheckpointFile, writeSafetensorsFile } from '@svg/weights/node';
 import { CliError } from '../cli-error';
 import { defineCommand } from '../command';
@@ -8,25 +8,32 @@ import { requireFile } from '../files';
 export const convert = defineCommand({
   name: 'convert',
   summary: 'convert an official PyTorch checkpoint (.pth/.pt/.ckpt) to safetensors, without Python',
-  usage: 'svg convert <in.pth|.pt|.ckpt> <out.safetensors> [--key ema|state_dict|model] [--strip-prefix module.]',
+  usage: 'svg convert <in.pth|.pt|.ckpt|.safetensors> <out.safetensors> [--key ema|state_dict|model] [--strip-prefix module.] [--dtype f16]',
   examples: [
     'svg convert dinov3_vits16plus_pretrain_lvd1689m-4057cbaa.pth dinov3_vits16plus.safetensors',
     'svg convert 0400000.pt dit-xl.safetensors --key ema',
     'svg convert last.ckpt svg-autoencoder.safetensors --key state_dict',
+    'svg convert dit-xl.safetensors dit-xl-f16.safetensors --dtype f16      # half the download; loaders upcast to float32',
   ],
   options: {
     key: { type: 'string' },
     'strip-prefix': { type: 'string', multiple: true },
+    dtype: { type: 'string' },
   },
   optionHelp: {
     key: 'which entry holds the weights (default: ema, then state_dict, then model)',
     'strip-prefix': 'remove this key prefix when every key has it (repeatable; default module. and model.)',
+    dtype: 'store floating-point tensors as f32, f16 or bf16 (default: as they are)',
   },
   async run({ values, positionals }) {
     const [input, output] = positionals;
     if (!input || !output || positionals.length > 2) throw new CliError('expected <input checkpoint> <output.safetensors> (see: svg convert --help)');
     requireFile(input, 'checkpoint');
     if (!output.endsWith('.safetensors')) throw new CliError(`output must end in .safetensors: ${output}`);
+    const dtypeName = values.dtype as string | undefined;
+    const dtypes: Record<string, FloatDType> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
+    if (dtypeName !== undefined && !(dtypeName.toLowerCase() in dtypes)) throw new CliError(`--dtype must be f32, f16 or bf16, got "${dtypeName}"`);
+    const dtype = dtypeName === undefined ? undefined : dtypes[dtypeName.toLowerCase()];
     let checkpoint: unknown;
     try {
       checkpoint = await readCheckpointFile(input);
@@ -43,6 +50,7 @@ export const convert = defineCommand({
     }
     const prefixes = (values['strip-prefix'] as string[] | undefined) ?? ['module.', 'model.'];
     sd = stripPrefix(sd, prefixes);
+    if (dtype) sd = new Map([...sd].map(([k, t]) => [k, castTensor(t, dtype)]));
     await writeSafetensorsFile(output, sd, { format: 'pt', source: basename(input), converter: 'svg-ts' });
     const bytes = [...sd.values()].reduce((n, t) => n + t.data.byteLength, 0);
     console.log(`wrote ${output}: ${sd.size} tensors, ${(bytes / 2 ** 20).toFixed(1)} MiB`);

@@ -1,4 +1,4 @@
-import { type TrainOptions, type TrainProgress, loadTrainConfig, trainAutoencoder, trainDiT } from '@svg/train';
+import { type TrainOptions, type TrainProgress, loadTrainConfig, trainAutoencoder, trainClassifier, trainDiT } from '@svg/train';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
 import { requireFile } from '../files';
@@ -6,12 +6,13 @@ import { ProgressBar } from '../progress';
 
 export const trainCommand = defineCommand({
   name: 'train',
-  summary: 'train the DiT or the autoencoder from an upstream YAML config; resumable (svg train dit|autoencoder)',
-  usage: 'svg train <dit|autoencoder> --config <yaml> [--resume] [--max-steps N] [--run-dir <dir>]',
+  summary: 'train the DiT, the autoencoder or a classifier (the semantic encoder, the sample scorer) from a YAML config; resumable',
+  usage: 'svg train <dit|autoencoder|classifier> --config <yaml> [--resume] [--max-steps N] [--run-dir <dir>]',
   examples: [
     'svg train dit --config configs/tiny-dit-fashion-mnist.yaml',
     'svg train dit --config config/example_svg_xl.yaml --resume',
     'svg train autoencoder --config configs/tiny-autoencoder-fashion-mnist.yaml --max-steps 200',
+    'svg train classifier --config configs/fashion-mnist/encoder.yaml',
   ],
   options: {
     config: { type: 'string' },
@@ -31,8 +32,8 @@ export const trainCommand = defineCommand({
   },
   async run({ values, positionals }) {
     const [kind] = positionals;
-    if ((kind !== 'dit' && kind !== 'autoencoder') || positionals.length !== 1) {
-      throw new CliError('expected "svg train dit" or "svg train autoencoder" (see: svg train --help)');
+    if ((kind !== 'dit' && kind !== 'autoencoder' && kind !== 'classifier') || positionals.length !== 1) {
+      throw new CliError('expected "svg train dit", "svg train autoencoder" or "svg train classifier" (see: svg train --help)');
     }
     const configPath = requireFile(requireString(values, 'config', 'train'), 'config');
     let config;
@@ -41,7 +42,7 @@ export const trainCommand = defineCommand({
     } catch (e) {
       throw new CliError(`${configPath}: ${(e as Error).message}`);
     }
-    const label = { dit: 'a DiT', autoencoder: 'an autoencoder' };
+    const label = { dit: 'a DiT', autoencoder: 'an autoencoder', classifier: 'a classifier' };
     if (config.kind !== kind) throw new CliError(`${configPath} is ${label[config.kind]} config, not ${label[kind]} config`);
     const backend = values.backend as TrainOptions['backend'];
     const controller = new AbortController();
@@ -65,8 +66,10 @@ export const trainCommand = defineCommand({
       },
     };
     try {
-      const result = kind === 'dit' ? await trainDiT(options) : await trainAutoencoder(options);
+      const train = { dit: trainDiT, autoencoder: trainAutoencoder, classifier: trainClassifier }[kind];
+      const result = await train(options);
       console.log(`${result.stopped} at step ${result.step}; last checkpoint: ${result.checkpoint ?? 'none'}`);
+      if ('eval' in result && result.eval) console.log(`test accuracy: ${(100 * result.eval.testAccuracy).toFixed(2)} % (${result.eval.testImages} images)`);
     } catch (e) {
       const message = (e as Error).message;
       if (/already has checkpoints|resume|not a .* config|non-finite|NaN/i.test(message)) throw new CliError(message);
