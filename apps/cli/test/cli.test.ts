@@ -34,12 +34,12 @@ describe('svg', () => {
   it('lists its commands, and each has help with examples', async () => {
     const help = await svg('--help');
     expect(help.code).toBe(0);
-    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct', 'stats', 'train']) expect(help.stdout).toContain(c);
+    for (const c of ['convert', 'inspect', 'sample', 'encode', 'decode', 'reconstruct', 'stats', 'data', 'cache', 'train', 'eval']) expect(help.stdout).toContain(c);
     const sampleHelp = await svg('sample', '--help');
     expect(sampleHelp.stdout).toMatch(/examples:\n {2}svg sample/);
     expect((await svg()).code).toBe(2);
     const unknown = await svg('smaple');
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct, stats, train)']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct, stats, data, cache, train, eval)']);
   });
 
   it('converts an official DiT checkpoint ({"ema": ...}) to safetensors and recognises it', async () => {
@@ -110,13 +110,31 @@ describe('svg', () => {
     expect(readdirSync(join(work, 'run'))).toEqual(expect.arrayContaining(['metrics.jsonl', 'loss.png', 'checkpoints']));
   });
 
+  it('writes Fashion-MNIST as image folders, caches their latents (with mirrored copies) and reconstructs a folder', async () => {
+    const data = await svg('data', 'fashion-mnist', '--out', 'fmnist', '--limit', '24');
+    expect(data.code, data.stderr).toBe(0);
+    expect(readdirSync(join(work, 'fmnist/train')).sort()).toEqual(['0-t-shirt-top', '1-trouser', '2-pullover', '3-dress', '4-coat', '5-sandal', '6-shirt', '7-sneaker', '8-bag', '9-ankle-boot']);
+    const meta = await sharp(join(work, 'fmnist/train/9-ankle-boot/00000.png')).metadata();
+    expect([meta.width, meta.height]).toEqual([32, 32]);
+    expect((await svg('data', 'fashion-mnist', '--out', 'fmnist', '--limit', '24')).stdout).toMatch(/already there, kept/);
+    const cache = await svg('cache', join(work, 'fmnist/train'), '--autoencoder', tiny.ae, '--config', tiny.config, '--out', 'latents', '--batch', '6', '--backend', 'wasm');
+    expect(cache.code, cache.stderr).toBe(0);
+    expect(cache.stdout).toMatch(/24 latents \[16, 16, 392\] \(\+ mirrored\), 10 classes, 0 skipped/);
+    const index = JSON.parse(readFileSync(join(work, 'latents/index.json'), 'utf8'));
+    expect(index.classes.map((c: { name: string }) => c.name)).toContain('9-ankle-boot');
+    const recon = await svg('reconstruct', join(work, 'fmnist/test'), '--autoencoder', tiny.ae, '--config', tiny.config, '--limit', '3', '--backend', 'wasm');
+    expect(recon.code, recon.stderr).toBe(0);
+    expect(recon.stdout).toMatch(/mean PSNR -?\d+\.\d+ dB over 3 images/);
+  });
+
   it('answers bad input with one line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],
       [['inspect', '/etc/hostname'], /^svg: \/etc\/hostname: .*not a safetensors, torch zip or torch legacy/],
       [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--class-names', 'golden retriver'], /did you mean: golden retriever \(207/],
       [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--classes', '1000'], /class index 1000 out of range/],
-      [['sample', '--autoencoder', tiny.ae], /^svg: missing --dit/],
+      [['sample', '--autoencoder', tiny.ae], /^svg: --autoencoder\/--config go with --dit/],
+      [['sample', '--model', work], /not a model folder \(no svg-model.json\)/],
       [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--sampler', 'magic'], /--sampler must be one of euler, heun/],
       [['sample', '--dit', tiny.ae, '--autoencoder', tiny.ae, '--config', tiny.config, '--classes', '1'], /cannot load the DiT/],
       [['encode', '/etc/hostname', '--autoencoder', tiny.ae, '--config', tiny.config], /not a readable image/],
@@ -124,7 +142,7 @@ describe('svg', () => {
       [['sample', '--bogus'], /Unknown option '--bogus'/],
       [['stats', join(work, 'no-such-folder'), '--autoencoder', tiny.ae], /does not exist/],
       [['train', 'autoencoder', '--config', join(root, 'configs/tiny-dit-fashion-mnist.yaml')], /is a DiT config, not an autoencoder config/],
-      [['train', 'gan', '--config', 'x.yaml'], /expected "svg train dit" or "svg train autoencoder"/],
+      [['train', 'gan', '--config', 'x.yaml'], /expected "svg train dit", "svg train autoencoder" or "svg train classifier"/],
     ];
     for (const [args, message] of cases) {
       const r = await svg(...args);

@@ -72,15 +72,15 @@ export function fashionMnistFolderName(k: number): string {
  * `<out>/test/...` (10,000): greyscale, each 28×28 image centred on a black `size × size` canvas (default 32, the
  * demo SVG's input), so every tool that reads image folders (`svg stats`, the latent cache) sees exactly the images
  * the trainers render. Each split is written into a hidden temporary folder and renamed into place when complete; a
- * split that already exists is kept.
+ * split that already exists is kept. `limit` keeps the first images of each split (previews, tests).
  */
-export async function writeFashionMnistFolders(out: string, options: { dir?: string; size?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<{ split: string; path: string; images: number; written: boolean }[]> {
+export async function writeFashionMnistFolders(out: string, options: { dir?: string; size?: number; limit?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<{ split: string; path: string; images: number; written: boolean }[]> {
   const size = options.size ?? 32;
   await mkdir(out, { recursive: true });
   const results = [];
   for (const split of ['train', 'test'] as const) {
     const final = join(out, split);
-    const data = await loadFashionMnist(options.dir, split);
+    const data = await loadFashionMnist(options.dir, split, options.limit);
     if (await isDirectory(final)) {
       results.push({ split, path: final, images: data.count, written: false });
       continue;

@@ -8,7 +8,7 @@ import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, numberOption, requireString } from '../command';
 import { requireFile } from '../files';
-import { DEFAULT_MODEL_DIR, autoencoderHelp, autoencoderOptions, loadAutoencoderOption, loadModelFolder, readStatsFile, timedLoad } from '../models';
+import { DEFAULT_MODEL_DIR, autoencoderHelp, autoencoderOptions, loadAutoencoderOption, loadModelFolder, readModelManifest, readStatsFile, timedLoad } from '../models';
 import { ProgressBar } from '../progress';
 
 /** The class labels of sample_svg.py. */
@@ -80,6 +80,8 @@ export const sampleCommand = defineCommand({
     } catch (e) {
       throw new CliError(`--cfg-mode: ${(e as Error).message}`);
     }
+    const explicit = { steps: intOption(values, 'steps', 1, 10_000), cfg: numberOption(values, 'cfg'), shift: numberOption(values, 'shift') };
+    const guidanceInterval = parseInterval(values['guidance-interval'] as string | undefined);
     const out = values.out as string;
     const outDir = values['out-dir'] as string | undefined;
     const ditPath = useModel ? null : requireFile(requireString(values, 'dit', 'sample'), 'DiT checkpoint');
@@ -88,29 +90,29 @@ export const sampleCommand = defineCommand({
     await mkdir(dirname(out), { recursive: true });
     if (outDir) await mkdir(outDir, { recursive: true });
 
+    const manifest: ModelManifest | null = modelDir ? await readModelManifest(modelDir) : null;
+    const classes = parseClasses(values.classes as string | undefined, values['class-names'] as string | undefined, manifest);
+
     await startBackend(values.backend);
-    let dit, decoder, stats: LatentStats | null, manifest: ModelManifest | null;
+    let dit, decoder, stats: LatentStats | null;
     if (modelDir) {
-      const model = await loadModelFolder(modelDir);
-      ({ dit, autoencoder: decoder, stats, manifest } = model);
+      ({ dit, autoencoder: decoder, stats } = await loadModelFolder(modelDir));
     } else {
       dit = await timedLoad('DiT', ditPath!, () => loadDiTFile(ditPath!));
       decoder = await loadAutoencoderOption(values, 'sample', true);
       stats = values['no-stats'] ? null : values.stats ? await readStatsFile(values.stats as string) : loadLatentStats();
-      manifest = null;
     }
-    const classes = parseClasses(values.classes as string | undefined, values['class-names'] as string | undefined, manifest);
     if (classes.some((c) => c >= dit.config.numClasses)) {
       throw new CliError(`class index ${Math.max(...classes)} is out of range: this DiT knows ${dit.config.numClasses} classes`);
     }
     const defaults = { ...SAMPLE_DEFAULTS, ...(manifest?.sampling ?? {}) };
     const settings = {
-      steps: intOption(values, 'steps', 1, 10_000) ?? defaults.steps,
-      cfg: numberOption(values, 'cfg') ?? defaults.cfg,
-      shift: numberOption(values, 'shift') ?? defaults.shift,
+      steps: explicit.steps ?? defaults.steps,
+      cfg: explicit.cfg ?? defaults.cfg,
+      shift: explicit.shift ?? defaults.shift,
       mode: sampler as GenerateOptions['mode'],
       cfgMode,
-      guidanceInterval: parseInterval(values['guidance-interval'] as string | undefined),
+      guidanceInterval,
     };
     const className = (k: number) => (manifest ? manifest.classes[k] : findClass(k).name);
 
