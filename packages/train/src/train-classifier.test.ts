@@ -29,8 +29,10 @@ describe('trainClassifier', () => {
     const c = (await loadTrainConfig(join(CONFIGS, 'fashion-mnist/classifier.yaml'))) as ClassifierTrainConfig;
     const runDir = join(dir, 'cnn');
     const config: ClassifierTrainConfig = { ...c, batchSize: 32, ckptEvery: 40, train: { ...c.train, limit: 4000, maxSteps: 80 } };
-    const result = await trainClassifier({ config, runDir });
+    const tensors = new Map<number, number>();
+    const result = await trainClassifier({ config, runDir, onProgress: (p) => void tensors.set(p.step, tf.memory().numTensors) });
     expect(result.stopped).toBe('max-steps');
+    expect(tensors.get(80)).toBe(tensors.get(10)); // no tensor leaks across steps (checkpoint at 40 included)
     const report = JSON.parse(await readFile(join(runDir, EVAL_FILE), 'utf8')) as ClassifierEval;
     console.log(`CNN after 80 steps of 32: test accuracy ${(100 * report.testAccuracy).toFixed(1)} %`);
     expect(report.testImages).toBe(10000);

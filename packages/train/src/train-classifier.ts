@@ -200,7 +200,7 @@ async function classifierStep(
     const m = tf.tensor4d(mirror.map((f) => (f ? 1 : 0)), [count, 1, 1, 1]);
     return tf.add(tf.mul(tf.reverse(x, 2), m), tf.mul(x, tf.sub(1, m))) as tf.Tensor4D;
   });
-  const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
+  const onehot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes));
   let correct: tf.Tensor | null = null;
   try {
     const { value, grads } = tf.variableGrads(() => {
