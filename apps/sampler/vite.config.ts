@@ -1,8 +1,31 @@
-import { readdirSync } from 'node:fs';
+import { createReadStream, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { type Plugin, defineConfig } from 'vite';
 
 const packages = fileURLToPath(new URL('../../packages/', import.meta.url));
+const demoModel = join(packages, 'model-fashion-mnist');
+/** The files of the shipped Fashion-MNIST SVG (`@svg/model-fashion-mnist`), served under demo-model/. */
+const DEMO_FILES = ['svg-model.json', 'dit.safetensors', 'autoencoder.safetensors', 'autoencoder.yaml', 'stats.safetensors'];
+
+/** The demo model as static assets: copied into the build, served by the dev and preview servers. */
+function demoModelAssets(): Plugin {
+  const serve = (server: { middlewares: { use: (fn: (req: { url?: string }, res: NodeJS.WritableStream & { setHeader(k: string, v: string): void }, next: () => void) => void) => void } }) =>
+    server.middlewares.use((req, res, next) => {
+      const m = /\/demo-model\/([^/?]+)$/.exec((req.url ?? '').split('?')[0]);
+      if (!m || !DEMO_FILES.includes(m[1])) return next();
+      res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+      createReadStream(join(demoModel, m[1])).pipe(res);
+    });
+  return {
+    name: 'svg-demo-model',
+    configureServer: serve,
+    configurePreviewServer: serve,
+    generateBundle() {
+      for (const file of DEMO_FILES) this.emitFile({ type: 'asset', fileName: `demo-model/${file}`, source: readFileSync(join(demoModel, file)) });
+    },
+  };
+}
 
 /** Cross-origin isolation: lets tfjs' wasm backend use threads (SharedArrayBuffer). */
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
@@ -10,6 +33,7 @@ const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-E
 export default defineConfig({
   // Relative asset URLs: the built page works from any folder of any static server.
   base: './',
+  plugins: [demoModelAssets()],
   // The @svg packages are compiled from source, as in the tests: no package build is needed first.
   resolve: {
     alias: readdirSync(packages).map((dir) => ({ find: new RegExp(`^@svg/${dir}$`), replacement: `${packages}${dir}/src/index.ts` })),

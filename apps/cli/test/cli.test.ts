@@ -127,6 +127,31 @@ describe('svg', () => {
     expect(recon.stdout).toMatch(/mean PSNR -?\d+\.\d+ dB over 3 images/);
   });
 
+  it('samples the shipped Fashion-MNIST SVG by default: one image per class, named in the PNG text', async () => {
+    const r = await svg('sample', '--out', 'fmnist/grid.png', '--out-dir', 'fmnist-images', '--backend', 'wasm');
+    expect(r.code, r.stderr).toBe(0);
+    const text = readPngText(readFileSync(join(work, 'fmnist/grid.png')));
+    expect(text).toMatchObject({ model: 'SVG Fashion-MNIST (svg-ts demo)', classes: '0,1,2,3,4,5,6,7,8,9', steps: '25', cfg: '4' });
+    expect(text['class names']).toBe('T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot');
+    expect(readdirSync(join(work, 'fmnist-images'))).toHaveLength(10);
+    expect(readPngText(readFileSync(join(work, 'fmnist-images/009_class9_seed9.png'))).class).toBe('9 Ankle boot');
+    const some = await svg('sample', '--class-names', 'sneaker,bag', '--steps', '5', '--out', 'two.png', '--backend', 'wasm');
+    expect(some.stdout).toMatch(/2 images.*Sneaker, Bag/);
+    const wrong = await svg('sample', '--class-names', 'golden retriever');
+    expect([wrong.code, wrong.stderr.trim()]).toEqual([2, expect.stringMatching(/class "golden retriever" is not one of the model's classes: T-shirt\/top, Trouser/)]);
+  });
+
+  it("the shipped model's samples are recognised by its independent classifier: at least 8 of 10 classes", async () => {
+    const r = await svg('eval', '--num', '30', '--seed', '1000', '--json', 'eval/report.json', '--backend', 'wasm');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(work, 'eval/report.json'), 'utf8'));
+    const recognised = Object.entries(report.perClassAccuracy as Record<string, number>).filter(([, a]) => a >= 2 / 3);
+    console.log(`svg eval, 30 samples (seeds 1000..1029): ${(100 * report.conditionalAccuracy).toFixed(1)} % right, classes recognised: ${recognised.map(([n]) => n).join(', ')}`);
+    expect(recognised.length).toBeGreaterThanOrEqual(8);
+    expect(report.classifierTestAccuracy).toBeGreaterThan(0.9);
+    expect(report.frechetTrainTest).toBeGreaterThan(0);
+  });
+
   it('answers bad input with one line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],

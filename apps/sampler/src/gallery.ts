@@ -2,7 +2,7 @@
  * The gallery: one card per generated image with its settings, a PNG download (settings in its text chunks),
  * "same seed again", and a click-to-enlarge view.
  */
-import { encodePng, imagenetClasses } from '@svg/data-imagenet';
+import { encodePng } from '@svg/data-imagenet';
 import type { GalleryItem } from './generate';
 
 /** Draws 8-bit RGB pixels into a canvas of the image's size. */
@@ -21,7 +21,7 @@ export function drawRgb(canvas: HTMLCanvasElement, image: { width: number; heigh
 
 export function describeSettings(item: GalleryItem): string {
   const s = item.settings;
-  const name = imagenetClasses()[item.classIndex]?.name ?? `class ${item.classIndex}`;
+  const name = item.text.class?.replace(/^\d+\s*/, '') || `class ${item.classIndex}`;
   const cfg = s.cfg === 1 ? 'no CFG' : `CFG ${s.cfg} ${s.cfgMode}`;
   return `${name} (${item.classIndex}) · seed ${item.seed} · ${s.steps} ${s.sampler} steps · ${cfg} · shift ${s.shift} · ${item.backend}`;
 }

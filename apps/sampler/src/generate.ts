@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { DiT } from '@svg/dit';
 import { type LatentStats, denormalizeLatent } from '@svg/flow';
 import { imagenetClasses } from '@svg/data-imagenet';
+import { ALL_CLASSES } from './state';
 import { type GeneratedImage, type LatentDecoder, generateImages, generationSettings } from '@svg/generate';
 import { checkBufferSize, maxBufferBytes } from './backend';
 import type { LoadedModels } from './models';
@@ -126,13 +127,14 @@ async function decodePreview(estimate: tf.Tensor, stats: LatentStats | null, dec
 }
 
 /**
- * Generates `settings.count` images of one class, one at a time: image i uses seed `settings.seed + i` and is made
- * exactly as if it were generated alone (batches change float rounding), so "same seed again" gives the same pixels.
- * Each finished image goes to `onImage` at once.
+ * Generates `settings.count` images of one class — or, for "all classes", one image of each class — one at a time:
+ * image i uses seed `settings.seed + i` and is made exactly as if it were generated alone (batches change float
+ * rounding), so "same seed again" gives the same pixels. Each finished image goes to `onImage` at once.
  */
 export async function runGeneration(models: LoadedModels, settings: Settings, backend: string, signal: AbortSignal, callbacks: RunCallbacks): Promise<void> {
   checkRunFits(models, 1);
-  const { count } = settings;
+  const every = settings.classIndex === ALL_CLASSES;
+  const count = every ? models.dit.config.numClasses : settings.count;
   const start = performance.now();
   let stepsBefore = 0; // steps of the images already finished (dopri5 chooses its own number)
   for (let i = 0; i < count; i++) {
@@ -142,7 +144,7 @@ export async function runGeneration(models: LoadedModels, settings: Settings, ba
       dit: probe.proxy,
       decoder: models.autoencoder,
       stats: models.stats,
-      classes: [settings.classIndex],
+      classes: [every ? i : settings.classIndex],
       seed: settings.seed + i,
       steps: settings.steps,
       cfg: settings.cfg,
@@ -170,10 +172,10 @@ export async function runGeneration(models: LoadedModels, settings: Settings, ba
           }
         },
       });
-      const className = imagenetClasses()[image.classIndex]?.name ?? '';
+      const className = (models.classNames ? models.classNames[image.classIndex] : imagenetClasses()[image.classIndex]?.name) ?? '';
       await callbacks.onImage({
         ...image,
-        settings: { ...settings, seed: image.seed, count: 1 },
+        settings: { ...settings, classIndex: image.classIndex, seed: image.seed, count: 1 },
         backend,
         text: {
           software: 'svg-ts sampler',

@@ -2,7 +2,6 @@
  * The sampler page: wires the controls to backend start-up, model loading, generation and the gallery. Every
  * error ends up in the page's error area (never only in the console).
  */
-import { imagenetClasses } from '@svg/data-imagenet';
 import { BACKEND_CHOICES, type BackendChoice, checkBufferSize, mb, startBackend, watchGpuErrors } from './backend';
 import { Gallery, drawRgb } from './gallery';
 import { type GalleryItem, runGeneration } from './generate';
@@ -12,6 +11,7 @@ import {
   type ProgressFn,
   cachedBytes,
   clearWeightsCache,
+  findManifest,
   loadDecoderWeights,
   loadDiTWeights,
   loadStats,
@@ -20,11 +20,14 @@ import {
   parseAutoencoderConfig,
 } from './models';
 import {
+  ALL_CLASSES,
   CFG_MODE_EXAMPLES,
+  type ClassNames,
   type ModelSources,
   type Settings,
   SOLVER_NAMES,
   classLabel,
+  classLabels,
   loadSettings,
   loadSources,
   parseClass,
@@ -50,6 +53,8 @@ const slot = (name: SlotName) => ({
 });
 
 let models: LoadedModels | null = null;
+/** Class names of the loaded model (null: ImageNet's). */
+let classNames: ClassNames = null;
 let backendLabel = 'none';
 let running: AbortController | null = null;
 
@@ -83,7 +88,8 @@ function setState(state: 'starting' | 'no-backend' | 'idle' | 'loading' | 'ready
   const busy = state === 'loading' || state === 'generating' || state === 'starting';
   $<HTMLButtonElement>('#load').disabled = busy || state === 'no-backend';
   $<HTMLButtonElement>('#clear-cache').disabled = busy;
-  $<HTMLButtonElement>('#generate').disabled = state !== 'ready';
+  // Generate also works before loading: it loads the models named in the slots first (the demo model on a first visit).
+  $<HTMLButtonElement>('#generate').disabled = state !== 'ready' && state !== 'idle';
   $<HTMLButtonElement>('#cancel').disabled = state !== 'generating';
   document.querySelectorAll<HTMLButtonElement>('.same-seed').forEach((b) => (b.disabled = state !== 'ready'));
 }
@@ -91,7 +97,7 @@ function setState(state: 'starting' | 'no-backend' | 'idle' | 'loading' | 'ready
 // --- settings form ------------------------------------------------------------------------------------------------
 
 function fillForm(s: Settings): void {
-  input('class').value = classLabel(imagenetClasses()[s.classIndex]);
+  input('class').value = classLabel(s.classIndex, classNames);
   input('count').value = String(s.count);
   input('steps').value = String(s.steps);
   input('cfg').value = String(s.cfg);
@@ -105,9 +111,8 @@ function fillForm(s: Settings): void {
 
 /** The settings in the form, or throws with the field that is wrong. */
 function readForm(): Settings {
-  const cls = parseClass(input('class').value);
   const s: Settings = {
-    classIndex: cls.index,
+    classIndex: parseClass(input('class').value, classNames),
     count: Number(input('count').value),
     steps: Number(input('steps').value),
     cfg: Number(input('cfg').value),
@@ -118,18 +123,19 @@ function readForm(): Settings {
     preview: input('preview-on').checked,
     previewEvery: Number(input('preview-every').value),
   };
-  const problem = validateSettings(s);
+  const problem = validateSettings(s, models?.dit.config.numClasses ?? classNames?.length ?? 1000);
   if (problem) throw new Error(problem);
   return s;
 }
 
+/** The class field's suggestions: the loaded model's classes (ImageNet's until a model with names is loaded). */
+function fillClassList(): void {
+  $('#class-list').replaceChildren(...classLabels(classNames).map((label) => Object.assign(document.createElement('option'), { value: label })));
+  input('class').placeholder = classNames ? `${classNames.length} classes, or "all classes"` : 'type to search the 1000 classes';
+}
+
 function setupForm(): void {
-  const options = imagenetClasses().map((c) => {
-    const o = document.createElement('option');
-    o.value = classLabel(c);
-    return o;
-  });
-  $('#class-list').append(...options);
+  fillClassList();
   $('#cfg-modes').append(...CFG_MODE_EXAMPLES.map((m) => Object.assign(document.createElement('option'), { value: m })));
   $('#sampler').append(...SOLVER_NAMES.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: m })));
   fillForm(loadSettings());
@@ -219,6 +225,9 @@ async function loadModels(): Promise<void> {
     if (!ditFile) throw new Error('Choose the DiT weights: a file or a URL.');
     const dit = await loadDiTWeights(ditFile.blob, ditFile.label, progressFor('dit'), checkBufferSize);
     slot('dit').status.textContent = `${ditFile.label}: ${paramsLabel(dit)} params, ${mb(ditFile.blob.size)}`;
+    // A model folder (the demo's, or any `svg convert`-made one) names its classes and sampler settings.
+    const ditText = slot('dit').url.value.trim();
+    const manifest = ditText && !ditText.startsWith('cache:') ? await findManifest(ditText).catch((e) => (dit.dispose(), Promise.reject(e))) : null;
 
     status.textContent = 'loading the decoder…';
     let autoencoder;
@@ -238,12 +247,19 @@ async function loadModels(): Promise<void> {
       autoencoder.dispose();
       throw new Error(`The DiT makes ${dit.config.inChannels}-channel latents but the decoder takes ${autoencoder.config.ddconfig.z_channels} channels: these models do not belong together.`);
     }
+    if (manifest && manifest.classes.length !== dit.config.numClasses) {
+      dit.dispose();
+      autoencoder.dispose();
+      throw new Error(`${manifest.name}: svg-model.json names ${manifest.classes.length} classes but the DiT has ${dit.config.numClasses}`);
+    }
+    useClassNames(manifest?.classes ?? null, manifest?.sampling);
     models = {
       dit,
       autoencoder,
       stats,
+      classNames,
       labels: { dit: ditFile.label, autoencoder: decoderLabel },
-      summary: [`DiT ${dit.config.depth} blocks × ${dit.config.hiddenSize}`, `${dit.config.numClasses} classes`],
+      summary: [...(manifest ? [manifest.name] : []), `DiT ${dit.config.depth} blocks × ${dit.config.hiddenSize}`, `${dit.config.numClasses} classes`],
     };
     saveSources(sources);
     const cached = await cachedBytes();
@@ -256,11 +272,33 @@ async function loadModels(): Promise<void> {
   }
 }
 
+/**
+ * Switches the class field to a model's class names (null: ImageNet's) and, for a model folder, to the sampler
+ * settings it was made for. A class the new model does not have becomes "all classes" (or ImageNet's default).
+ */
+function useClassNames(names: ClassNames, sampling?: { steps?: number; cfg?: number; shift?: number; mode?: string; cfgMode?: string }): void {
+  const before = readFormLoose();
+  classNames = names;
+  fillClassList();
+  const n = names?.length ?? 1000;
+  const classIndex = before.classIndex === ALL_CLASSES ? (n <= 16 ? ALL_CLASSES : 207) : before.classIndex < n ? before.classIndex : n <= 16 ? ALL_CLASSES : 207;
+  const s: Settings = { ...before, classIndex };
+  if (sampling) {
+    if (sampling.steps !== undefined) s.steps = sampling.steps;
+    if (sampling.cfg !== undefined) s.cfg = sampling.cfg;
+    if (sampling.shift !== undefined) s.shift = sampling.shift;
+    if (sampling.cfgMode !== undefined) s.cfgMode = sampling.cfgMode;
+    if (sampling.mode !== undefined && (SOLVER_NAMES as string[]).includes(sampling.mode)) s.sampler = sampling.mode as Settings['sampler'];
+  }
+  fillForm(s);
+}
+
 // --- generation ---------------------------------------------------------------------------------------------------
 
 let gallery: Gallery;
 
 async function generate(override?: Partial<Settings>): Promise<void> {
+  if (!models) await loadModels();
   if (!models) return;
   clearErrors();
   let settings: Settings;

@@ -9,12 +9,15 @@ import { type DiT, DiT as DiTModel, inferDiTConfig } from '@svg/dit';
 import { type LatentStats, loadLatentStats, latentStatsFromSafetensors } from '@svg/flow';
 import { type Module, StateDictMismatchError, loadStateDict } from '@svg/nn';
 import { type DType, type RawTensor, type SafetensorsEntry, type SafetensorsHeader, parseSafetensorsHeader } from '@svg/weights';
+import { MODEL_MANIFEST, type ModelManifest, parseModelManifest } from '@svg/generate';
 
 /** Everything generation needs. */
 export interface LoadedModels {
   dit: DiT;
   autoencoder: SvgAutoencoder;
   stats: LatentStats | null;
+  /** The model's class names (from an `svg-model.json` beside the DiT), or null for ImageNet's. */
+  classNames: readonly string[] | null;
   /** File names, stored in the PNGs. */
   labels: { dit: string; autoencoder: string };
   /** Short descriptions for the page, e.g. "DiT 28 blocks × 1152". */
@@ -134,6 +137,32 @@ async function download(url: string, cache: Cache | null, onProgress: ProgressFn
     }
   }
   return new Response(counted).blob();
+}
+
+/**
+ * The `svg-model.json` in the folder of a weights URL (a model folder such as the demo's), or null when there is
+ * none (a 404, a picked file, or no folder). A manifest that is there but broken is an error.
+ */
+export async function findManifest(weightsUrl: string): Promise<ModelManifest | null> {
+  let url: URL;
+  try {
+    url = new URL(MODEL_MANIFEST, new URL(weightsUrl, location.href));
+  } catch {
+    return null;
+  }
+  if (!/^https?:$/.test(url.protocol)) return null;
+  let response: Response;
+  try {
+    response = await fetch(url.href);
+  } catch {
+    return null;
+  }
+  if (!response.ok) return null;
+  try {
+    return parseModelManifest(await response.json(), url.href);
+  } catch (e) {
+    throw new ModelLoadError((e as Error).message);
+  }
 }
 
 /** Removes every cached weights file. */

@@ -6,7 +6,7 @@ import { type ClassInfo, findClass, imagenetClasses } from '@svg/data-imagenet';
 import { SAMPLE_DEFAULTS, SOLVERS, type SolverName, parseCfgMode } from '@svg/flow';
 
 export interface Settings {
-  /** ImageNet class index. */
+  /** Class index, or {@link ALL_CLASSES}: one image of every class (models with up to {@link MAX_IMAGES} classes). */
   classIndex: number;
   count: number;
   steps: number;
@@ -19,8 +19,12 @@ export interface Settings {
   previewEvery: number;
 }
 
+/** `classIndex` meaning "one image of every class". */
+export const ALL_CLASSES = -1;
+const ALL_CLASSES_LABEL = 'all classes';
+
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  classIndex: 207, // golden retriever
+  classIndex: ALL_CLASSES,
   count: 1,
   steps: SAMPLE_DEFAULTS.steps,
   cfg: SAMPLE_DEFAULTS.cfg,
@@ -45,26 +49,57 @@ export interface ModelSources {
   stats: string;
 }
 
+/** The shipped Fashion-MNIST SVG, served with the page (demo-model/): what a first visit loads. */
+export const DEMO_SOURCES: Readonly<ModelSources> = Object.freeze({
+  dit: 'demo-model/dit.safetensors',
+  decoder: 'demo-model/autoencoder.safetensors',
+  config: 'demo-model/autoencoder.yaml',
+  stats: 'demo-model/stats.safetensors',
+});
+
 const SETTINGS_KEY = 'svg-sampler-settings';
 const SOURCES_KEY = 'svg-sampler-models';
 
-/** How a class appears in the class field: "207 golden retriever". */
-export function classLabel(c: ClassInfo): string {
-  return `${c.index} ${c.name}`;
+/** Class names by index: a model's own (from its svg-model.json) or, when null, ImageNet's. */
+export type ClassNames = readonly string[] | null;
+
+function classList(names: ClassNames): readonly ClassInfo[] {
+  return names ? names.map((name, index) => ({ index, name, synonyms: [name] })) : imagenetClasses();
 }
 
-/** The class typed in the class field: "207", "golden retriever" or "207 golden retriever". */
-export function parseClass(text: string): ClassInfo {
+/** How a class appears in the class field: "207 golden retriever", or "all classes". */
+export function classLabel(index: number, names: ClassNames): string {
+  if (index === ALL_CLASSES) return ALL_CLASSES_LABEL;
+  const c = classList(names)[index];
+  return c ? `${c.index} ${c.name}` : String(index);
+}
+
+/** Every option of the class field. */
+export function classLabels(names: ClassNames): string[] {
+  const labels = classList(names).map((c) => `${c.index} ${c.name}`);
+  return labels.length <= MAX_IMAGES ? [ALL_CLASSES_LABEL, ...labels] : labels;
+}
+
+/** The class typed in the class field: "207", "golden retriever", "207 golden retriever" or "all classes". */
+export function parseClass(text: string, names: ClassNames): number {
   const t = text.trim();
-  const m = /^(\d+)\s+(.*)$/.exec(t);
-  if (m && Number(m[1]) < imagenetClasses().length) return imagenetClasses()[Number(m[1])];
-  return findClass(/^\d+$/.test(t) ? Number(t) : t);
+  if (t.toLowerCase() === ALL_CLASSES_LABEL || t.toLowerCase() === 'all') return ALL_CLASSES;
+  const list = classList(names);
+  const m = /^(\d+)(\s+.*)?$/.exec(t);
+  if (m && Number(m[1]) < list.length) return Number(m[1]);
+  if (!names) return findClass(t).index;
+  const key = (x: string) => x.toLowerCase().replace(/[^a-z0-9]+/g, '');
+  const hit = list.find((c) => key(c.name) === key(t));
+  if (!hit) throw new Error(`unknown class "${t}": this model's classes are ${names.join(', ')}`);
+  return hit.index;
 }
 
-/** Checks every field; the message names the field and what it needs. */
-export function validateSettings(s: Settings): string | null {
+/** Checks every field for a model with `numClasses` classes; the message names the field and what it needs. */
+export function validateSettings(s: Settings, numClasses = 1000): string | null {
   const intIn = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
-  if (!intIn(s.classIndex, 0, 999)) return 'class must be one of the 1000 ImageNet classes';
+  if (s.classIndex === ALL_CLASSES) {
+    if (numClasses > MAX_IMAGES) return `"all classes" needs a model with at most ${MAX_IMAGES} classes; this one has ${numClasses}: choose a class`;
+  } else if (!intIn(s.classIndex, 0, numClasses - 1)) return `class must be one of the model's ${numClasses} classes`;
   if (!intIn(s.count, 1, MAX_IMAGES)) return `number of images must be 1 to ${MAX_IMAGES}`;
   if (!intIn(s.steps, 1, 1000)) return 'steps must be an integer from 1 to 1000';
   if (!Number.isFinite(s.cfg) || s.cfg < 0) return 'CFG scale must be a number ≥ 0';
@@ -107,5 +142,5 @@ function save(key: string, value: object): void {
 
 export const loadSettings = (): Settings => load(SETTINGS_KEY, DEFAULT_SETTINGS as Settings);
 export const saveSettings = (s: Settings): void => save(SETTINGS_KEY, s);
-export const loadSources = (): ModelSources => load(SOURCES_KEY, { dit: '', decoder: '', config: '', stats: '' });
+export const loadSources = (): ModelSources => load(SOURCES_KEY, { ...DEMO_SOURCES });
 export const saveSources = (s: ModelSources): void => save(SOURCES_KEY, s);

@@ -17,6 +17,10 @@ import { loadDiT } from '@svg/dit';
 import { latentStatsFromSafetensors } from '@svg/flow';
 import { generateImages } from '@svg/generate';
 import { initBackend } from '@svg/nn';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadConvClassifier } from '@svg/eval';
+import { MODEL_DIR } from '@svg/model-fashion-mnist';
+import { readSafetensors } from '@svg/weights';
 import { writeTinyCheckpoints } from './checkpoints';
 import { type StaticServer, serveStatic } from './server';
 
@@ -319,6 +323,51 @@ describe('sampler page in headless Chromium without WebGPU', () => {
     expect(await p.textContent('#progress-text')).toBe('cancelled');
     expect(await p.$$eval('#gallery .card', (cards) => cards.length)).toBe(2);
     expect(await errorsInPage(p)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('sampler page: a first visit with the shipped Fashion-MNIST SVG', () => {
+  let fresh: BrowserContext;
+  let p: Page;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'svg-sampler-chromium-'));
+    fresh = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
+    p = fresh.pages()[0] ?? (await fresh.newPage());
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    p.setDefaultTimeout(30_000);
+  });
+
+  afterAll(async () => {
+    await fresh?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('Generate alone loads the demo model and draws one garment per class, which the judge recognises', async () => {
+    await p.goto(`${server.url}/?backend=wasm`);
+    await p.waitForFunction(() => document.body.dataset.state === 'idle');
+    expect(await p.inputValue('.slot[data-slot="dit"] input[type=text]')).toBe('demo-model/dit.safetensors');
+    await p.click('#generate');
+    await p.waitForFunction(() => document.querySelectorAll('#gallery .card').length === 10, undefined, { timeout: 300_000 });
+    expect(await errorsInPage(p)).toEqual([]);
+    expect(await p.inputValue('#class')).toBe('all classes');
+    expect(await p.$$eval('#class-list option', (o) => o.map((x) => (x as HTMLOptionElement).value))).toContain('9 Ankle boot');
+    const judge = loadConvClassifier(readSafetensors(new Uint8Array(await readFile(join(MODEL_DIR, 'classifier.safetensors'))), { convert: true }).tensors);
+    let recognised = 0;
+    for (let card = 0; card < 10; card++) {
+      const cls = 9 - card; // newest first
+      expect(await p.getAttribute(`#gallery .card:nth-child(${card + 1})`, 'data-seed')).toBe(String(cls));
+      const pixels = await cardPixels(card, p);
+      const x = tf.tensor4d(Float32Array.from(pixels, (v) => v / 127.5 - 1), [1, 32, 32, 3]);
+      if ((await judge.predict(x))[0] === cls) recognised++;
+      x.dispose();
+    }
+    judge.dispose();
+    console.log(`demo model in the page (wasm): the judge recognises ${recognised} of 10 classes`);
+    expect(recognised).toBeGreaterThanOrEqual(8);
+    await p.screenshot({ path: join(artifacts, 'sampler-demo.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   });
 });
