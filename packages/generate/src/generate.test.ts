@@ -86,6 +86,14 @@ describe('imageGrid and settings', () => {
     expect([px(0, 0), px(1, 1), px(2, 1), px(3, 1), px(4, 1), px(1, 3), px(4, 3)]).toEqual([0, 10, 10, 0, 20, 50, 0]);
   });
 
+  it('enlarges images by an integer scale, nearest neighbour', () => {
+    const im = { classIndex: 0, seed: 0, width: 2, height: 1, pixels: Uint8Array.from([1, 1, 1, 2, 2, 2]) };
+    const grid = imageGrid([im], { padding: 0, scale: 3 });
+    expect([grid.width, grid.height]).toEqual([6, 3]);
+    expect(Array.from({ length: 6 }, (_, x) => grid.pixels[(2 * 6 + x) * 3])).toEqual([1, 1, 1, 2, 2, 2]);
+    expect(() => imageGrid([im], { scale: 0.5 })).toThrow(/scale must be a positive integer/);
+  });
+
   it('names the sampler settings with official defaults', () => {
     expect(generationSettings({ classes: [1] } as never)).toEqual({ steps: '25', cfg: '4', sampler: 'euler', shift: '0.15', 'cfg-mode': 'constant' });
   });

@@ -42,6 +42,7 @@ export const sampleCommand = defineCommand({
     seed: { type: 'string', default: '0' },
     batch: { type: 'string', default: '4' },
     out: { type: 'string', default: 'samples.png' },
+    scale: { type: 'string', default: '1' },
     'out-dir': { type: 'string' },
     ...backendOption,
   },
@@ -63,6 +64,7 @@ export const sampleCommand = defineCommand({
     batch: 'images per forward pass (default 4)',
     out: 'grid PNG, 4 images per row (default samples.png)',
     'out-dir': 'also write one PNG per image into this folder',
+    scale: 'enlarge the grid PNG this many times, nearest neighbour (default 1; e.g. 4 for 32×32 samples)',
     ...backendHelp,
   },
   async run({ values }) {
@@ -71,6 +73,7 @@ export const sampleCommand = defineCommand({
     if (!useModel && values.model !== undefined) throw new CliError('give --model or --dit, not both');
     const modelDir = useModel ? ((values.model as string | undefined) ?? DEFAULT_MODEL_DIR) : null;
     const batch = intOption(values, 'batch', 1, 1024)!;
+    const scale = intOption(values, 'scale', 1, 64)!;
     const seed = intOption(values, 'seed', 0, Number.MAX_SAFE_INTEGER)!;
     const sampler = (values.sampler as string | undefined) ?? SAMPLE_DEFAULTS.mode;
     if (!(sampler in SOLVERS)) throw new CliError(`--sampler must be one of ${Object.keys(SOLVERS).join(', ')}, got "${sampler}"`);
@@ -128,7 +131,7 @@ export const sampleCommand = defineCommand({
     }
     const source = modelDir ? { model: manifest!.name } : { dit: ditPath!, autoencoder: aePath! };
     const text = { software: 'svg-ts', ...generationSettings({ dit, decoder, stats, classes, ...settings }), ...source };
-    const grid = imageGrid(images, { columns: classes.length <= 10 ? classes.length : Math.ceil(Math.sqrt(classes.length)) });
+    const grid = imageGrid(images, { columns: classes.length <= 10 ? classes.length : Math.ceil(Math.sqrt(classes.length)), scale });
     const names = classes.map(className).join(', ');
     await writeFile(out, await encodePng({ ...grid, channels: 3 }, { ...text, classes: classes.join(','), 'class names': names, seed: String(seed) }));
     console.log(`wrote ${out} (${images.length} images, ${grid.width}×${grid.height}): ${names}`);
