@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { type FloatDType, castTensor, findStateDict, stripPrefix, WeightsFormatError } from '@svg/weights';
 import { readCheckpointFile, writeSafetensorsFile } from '@svg/weights/node';
 import { CliError } from '../cli-error';
@@ -30,6 +31,7 @@ export const convert = defineCommand({
     if (!input || !output || positionals.length > 2) throw new CliError('expected <input checkpoint> <output.safetensors> (see: svg convert --help)');
     requireFile(input, 'checkpoint');
     if (!output.endsWith('.safetensors')) throw new CliError(`output must end in .safetensors: ${output}`);
+    await mkdir(dirname(output), { recursive: true });
     const dtypeName = values.dtype as string | undefined;
     const dtypes: Record<string, FloatDType> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
     if (dtypeName !== undefined && !(dtypeName.toLowerCase() in dtypes)) throw new CliError(`--dtype must be f32, f16 or bf16, got "${dtypeName}"`);
