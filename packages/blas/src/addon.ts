@@ -18,9 +18,13 @@ interface BlasAddon {
   ): void;
   transpose(x: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
+  unaryGrad(op: number, x: Float32Array, dy: Float32Array, out: Float32Array): void;
+  layerNormBackward(x: Float32Array, dy: Float32Array, gamma: Float32Array | null, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number, eps: number): void;
   layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null): void;
   groupNorm(x: Float32Array, out: Float32Array, batch: number, spatial: number, channels: number, groups: number, eps: number, gamma: Float32Array | null, beta: Float32Array | null, silu: boolean): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void;
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, dy: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tq: number, tk: number, d: number, dvDim: number, scale: number): void;
+  reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void;
   winogradConv3x3(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, h: number, w: number, inC: number, outC: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   info(): { config: string; threads: number };
 }
@@ -102,12 +106,26 @@ export function unary(op: keyof typeof UnaryOp, x: Float32Array, out: Float32Arr
   native().unary(UnaryOp[op], x, out);
 }
 
+/** `out[i] = dy[i]·f'(x[i])` for the tanh-GELU or SiLU of {@link unary} (out may be dy). Throws without the addon. */
+export function unaryGrad(op: 'geluTanh' | 'silu', x: Float32Array, dy: Float32Array, out: Float32Array): void {
+  native().unaryGrad(UnaryOp[op], x, dy, out);
+}
+
 /**
  * Layer norm of each of the `rows` rows of `cols` values: `(x − mean)/√(var + eps)·gamma + beta` (biased variance;
  * gamma, beta of length cols, or null). Throws without the addon.
  */
 export function layerNorm(x: Float32Array, out: Float32Array, rows: number, cols: number, eps: number, gamma: Float32Array | null = null, beta: Float32Array | null = null): void {
   native().layerNorm(x, out, rows, cols, eps, gamma, beta);
+}
+
+/**
+ * The gradients of {@link layerNorm} for the upstream gradient `dy`: `dx` (rows × cols), and over all rows
+ * `dgamma = Σ dy·x̂`, `dbeta = Σ dy` (cols each, summed in double; computed whether or not the forward had them).
+ * Throws without the addon.
+ */
+export function layerNormBackward(x: Float32Array, dy: Float32Array, gamma: Float32Array | null, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number, eps: number): void {
+  native().layerNormBackward(x, dy, gamma, dx, dgamma, dbeta, rows, cols, eps);
 }
 
 /**
@@ -125,6 +143,22 @@ export function groupNorm(x: Float32Array, out: Float32Array, batch: number, spa
  */
 export function attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tq: number, tk: number, d: number, dv: number, scale: number): void {
   native().attention(q, k, v, out, batch, tq, tk, d, dv, scale);
+}
+
+/**
+ * The gradients dq, dk, dv (written, same layouts as q, k, v) of {@link attention}'s output for the upstream gradient
+ * dy `[batch, tq, dvDim]`, recomputing the attention weights block by block. Throws without the addon.
+ */
+export function attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, dy: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tq: number, tk: number, d: number, dvDim: number, scale: number): void {
+  native().attentionBackward(q, k, v, dy, dq, dk, dv, batch, tq, tk, d, dvDim, scale);
+}
+
+/**
+ * `out[o, i] = scale · Σ_r x[o, r, i]` for x `[outer, reduce, inner]` and out `[outer, inner]` (row-major), summed in
+ * double precision over all cores. Throws without the addon.
+ */
+export function reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale = 1): void {
+  native().reduceSum(x, out, outer, reduce, inner, scale);
 }
 
 /**

@@ -5,7 +5,7 @@
  * for (`FusedKernel`), with no change to model code. Without the addon (not built, no OpenBLAS) nothing is replaced
  * and the stock kernels run. Node only.
  */
-export { attention, blasAvailable, blasInfo, blasLoadError, groupNorm, layerNorm, sgemm, transpose, unary, UnaryOp } from './addon';
+export { attention, attentionBackward, blasAvailable, blasInfo, blasLoadError, groupNorm, layerNorm, layerNormBackward, reduceSum, sgemm, transpose, unary, unaryGrad, UnaryOp } from './addon';
 export { FusedKernel } from './fused';
 export { registerBlasKernels, unregisterBlasKernels, blasKernelBackends, blasKernelStats, type BlasKernelStats } from './register';
 export type { BlasBackend } from './backend-data';

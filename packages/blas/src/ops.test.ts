@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attention, groupNorm, layerNorm, transpose, unary } from './addon';
+import { attention, attentionBackward, groupNorm, layerNorm, layerNormBackward, reduceSum, transpose, unary, unaryGrad } from './addon';
 import { FusedKernel } from './fused';
 import { blasKernelStats, registerBlasKernels, unregisterBlasKernels } from './register';
 import { BACKENDS, blasVsStock, expectAddon, randomTensor, seeded, useBackend, values } from './test-util';
@@ -100,6 +100,61 @@ describe('native elementwise ops', () => {
     expect(Array.from(out)).toEqual([0.5, 1, expect.closeTo(0, 30), 1, expect.closeTo(0, 30)]);
   });
 
+  it('the tanh-GELU and SiLU gradients are dy times the float64 derivative', () => {
+    const dy = seeded(x.length, 4);
+    const derivative = {
+      geluTanh: (v: number) => {
+        const k = Math.sqrt(2 / Math.PI);
+        const t = Math.tanh(k * (v + 0.044715 * v ** 3));
+        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v);
+      },
+      silu: (v: number) => {
+        const s = 1 / (1 + Math.exp(-v));
+        return s * (1 + v * (1 - s));
+      },
+    };
+    for (const op of ['geluTanh', 'silu'] as const) {
+      const out = new Float32Array(x.length);
+      unaryGrad(op, x, dy, out);
+      expect(maxAbsDiff(out, (i) => dy[i]! * derivative[op](x[i]!)), op).toBeLessThan(5e-6); // |x| up to 30 scales tanh's error
+    }
+    expect(() => unaryGrad('geluTanh', x, dy.subarray(1), new Float32Array(x.length))).toThrow(/dy has 100002 elements, the shapes need 100003/);
+  });
+
+  it('the layer-norm backward is the float64 gradient (dx, dgamma, dbeta), with and without gamma', () => {
+    const rows = 300;
+    const cols = 24;
+    const xs = Float32Array.from(seeded(rows * cols, 61), (v, i) => 2 * v + (i % 5));
+    const dy = seeded(rows * cols, 62);
+    const gamma = Float32Array.from(seeded(cols, 63), (v) => 1 + v);
+    for (const g of [null, gamma]) {
+      const dx = new Float32Array(rows * cols);
+      const dgamma = new Float32Array(cols);
+      const dbeta = new Float32Array(cols);
+      layerNormBackward(xs, dy, g, dx, dgamma, dbeta, rows, cols, 1e-6);
+      const wantDg = new Float64Array(cols);
+      const wantDb = new Float64Array(cols);
+      let worst = 0;
+      for (let r = 0; r < rows; r++) {
+        const row = Array.from(xs.subarray(r * cols, (r + 1) * cols));
+        const mean = row.reduce((a, v) => a + v, 0) / cols;
+        const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / cols + 1e-6);
+        const xhat = row.map((v) => (v - mean) * rstd);
+        const gy = xhat.map((_, c) => dy[r * cols + c]! * (g ? g[c]! : 1));
+        const ma = gy.reduce((a, v) => a + v, 0) / cols;
+        const mb = gy.reduce((a, v, c) => a + v * xhat[c]!, 0) / cols;
+        xhat.forEach((h, c) => {
+          worst = Math.max(worst, Math.abs(dx[r * cols + c]! - rstd * (gy[c]! - ma - h * mb)));
+          wantDg[c] += dy[r * cols + c]! * h;
+          wantDb[c] += dy[r * cols + c]!;
+        });
+      }
+      expect(worst).toBeLessThan(2e-5);
+      expect(maxAbsDiff(dgamma, (c) => wantDg[c]!)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(dbeta, (c) => wantDb[c]!)).toBeLessThan(1e-4);
+    }
+  });
+
   it('layer norm matches float64 with and without gamma/beta, and NaN rows stay NaN', () => {
     const rows = 37;
     const cols = 1152;
@@ -127,6 +182,44 @@ describe('native elementwise ops', () => {
     expect(out.slice(0, 3).every(Number.isNaN)).toBe(true);
     expect(Number.isFinite(out[4]!)).toBe(true);
     expect(() => layerNorm(bad, out, 2, 3, 1e-5, new Float32Array(2))).toThrow(/gamma has 2 elements, the shapes need 3/);
+  });
+});
+
+describe('native reduceSum', () => {
+  beforeAll(() => expectAddon());
+
+  /** float64 Σ_r x[o, r, i]. */
+  function reference(x: Float32Array, outer: number, reduce: number, inner: number): Float64Array {
+    const out = new Float64Array(outer * inner);
+    for (let o = 0; o < outer; o++) for (let r = 0; r < reduce; r++) for (let i = 0; i < inner; i++) out[o * inner + i] += x[(o * reduce + r) * inner + i]!;
+    return out;
+  }
+
+  it.each([
+    [1, 4096, 384], // a bias gradient: one long reduction, rows split over the threads
+    [64, 300, 1], // row sums (layer-norm statistics)
+    [1, 100_003, 1], // one long row
+    [7, 5, 3],
+    [300, 40, 24], // many blocks, each with columns
+    [3, 0, 4], // nothing to sum: zeros
+  ])('[outer %i, reduce %i, inner %i]: the float64 sum, scaled', (outer, reduce, inner) => {
+    const x = Float32Array.from(seeded(outer * reduce * inner, 41), (v) => v + 0.25);
+    const want = reference(x, outer, reduce, inner);
+    const out = new Float32Array(outer * inner).fill(NaN);
+    reduceSum(x, out, outer, reduce, inner, 0.5);
+    expect(maxAbsDiff(out, (i) => 0.5 * want[i]!)).toBeLessThanOrEqual(Math.max(...Array.from(want, (w) => Math.abs(w))) * 6e-8);
+  });
+
+  it('keeps float64 accuracy where float32 accumulation drifts: 10⁶ × 0.1', () => {
+    const out = new Float32Array(1);
+    reduceSum(new Float32Array(1_000_000).fill(0.1), out, 1, 1_000_000, 1, 1);
+    expect(Math.abs(out[0]! - 100_000 * Math.fround(0.1) * 10)).toBeLessThan(0.01);
+  });
+
+  it('refuses short and overlapping buffers', () => {
+    const x = new Float32Array(12);
+    expect(() => reduceSum(x, new Float32Array(3), 2, 3, 2, 1)).toThrow(/out has 3 elements, the shapes need 4/);
+    expect(() => reduceSum(x, x, 2, 3, 2, 1)).toThrow(/must not overlap/);
   });
 });
 
@@ -207,6 +300,43 @@ describe('native attention', () => {
     }
   });
 
+  it.each([
+    [2, 33, 17, 8, 6, 0.35],
+    [3, 5, 7, 4, 6, 2],
+    [1, 1, 1, 1, 1, 1],
+  ])('backward, batch %i, %i queries, %i keys, d %i, dv %i, scale %d: the float64 gradients', (batch, tq, tk, d, dv, scale) => {
+    const [q, k, v, dy] = [[tq, d, 51], [tk, d, 52], [tk, dv, 53], [tq, dv, 54]].map(([a, b, seed]) => seeded(batch * a! * b!, seed!));
+    const [dq, dk, dvOut] = [q, k, v].map((t) => new Float32Array(t!.length).fill(NaN));
+    attentionBackward(q!, k!, v!, dy!, dq!, dk!, dvOut!, batch, tq, tk, d, dv, scale);
+    let worst = 0;
+    for (let b = 0; b < batch; b++) {
+      const at = (x: Float32Array, rows: number, cols: number) => (r: number, c: number) => x[(b * rows + r) * cols + c]!;
+      const [Q, K, V, DY] = [at(q!, tq, d), at(k!, tk, d), at(v!, tk, dv), at(dy!, tq, dv)];
+      const gq = new Float64Array(tq * d), gk = new Float64Array(tk * d), gv = new Float64Array(tk * dv);
+      for (let i = 0; i < tq; i++) {
+        const s = Array.from({ length: tk }, (_, j) => scale * Array.from({ length: d }, (_, c) => Q(i, c) * K(j, c)).reduce((a, x) => a + x, 0));
+        const max = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - max));
+        const sum = e.reduce((a, x) => a + x, 0);
+        const p = e.map((x) => x / sum);
+        const dp = p.map((_, j) => Array.from({ length: dv }, (_, c) => DY(i, c) * V(j, c)).reduce((a, x) => a + x, 0));
+        const rowDot = dp.reduce((a, x, j) => a + x * p[j]!, 0);
+        const ds = p.map((pj, j) => pj * (dp[j]! - rowDot));
+        for (let j = 0; j < tk; j++) {
+          for (let c = 0; c < d; c++) {
+            gq[i * d + c] += scale * ds[j]! * K(j, c);
+            gk[j * d + c] += scale * ds[j]! * Q(i, c);
+          }
+          for (let c = 0; c < dv; c++) gv[j * dv + c] += p[j]! * DY(i, c);
+        }
+      }
+      for (const [got, want, n] of [[dq!, gq, tq * d], [dk!, gk, tk * d], [dvOut!, gv, tk * dv]] as const) {
+        worst = Math.max(worst, maxAbsDiff(got.subarray(b * n, (b + 1) * n), (i) => want[i]!));
+      }
+    }
+    expect(worst).toBeLessThan(5e-6);
+  });
+
   it('refuses short and overlapping buffers', () => {
     const q = new Float32Array(8);
     expect(() => attention(q, q, q, new Float32Array(7), 1, 2, 2, 4, 4, 1)).toThrow(/out has 7 elements, the shapes need 8/);
@@ -238,6 +368,27 @@ describe.each(BACKENDS)('native layout and elementwise kernels on %s', (backend)
   it('Tanh and Sigmoid agree with the stock kernels to float precision', async () => {
     const err = await blasVsStock(backend, () => [tf.tanh(tf.mul(randomTensor([5, 999], 7), 6)), tf.sigmoid(tf.mul(randomTensor([5, 999], 8), 20))], { kernels: [tf.Tanh, tf.Sigmoid] });
     expect(err).toBeLessThan(1e-6);
+  });
+
+  it('Sum and Mean equal the stock kernels over adjacent axes (keepDims too); other axes fall back', async () => {
+    const err = await blasVsStock(
+      backend,
+      () => {
+        const x = randomTensor([4, 50, 96], 9);
+        return [tf.sum(x, [0, 1]), tf.sum(x, -1, true), tf.mean(x, 1), tf.mean(x, [1, 2], true), tf.sum(x), tf.mean(x, [2, 0])];
+      },
+      { kernels: [tf.Sum, tf.Mean] },
+    );
+    expect(err).toBeLessThan(2e-5); // the stock kernels accumulate in float32
+    expect(blasKernelStats()[tf.Mean]!.lastFallbackReason).toMatch(/not adjacent/);
+  });
+
+  it('Sum of a million float32 values is accurate (stock wasm accumulates in float32)', async () => {
+    await useBackend(backend);
+    expect(registerBlasKernels(backend)).toBe(true);
+    const [s] = await values(() => tf.sum(tf.fill([1000, 1000], 0.1)));
+    expect(Math.abs(s![0]! - 1e6 * Math.fround(0.1))).toBeLessThan(0.01);
+    unregisterBlasKernels(backend);
   });
 
   it('registers the fused kernels @svg/nn looks for, and keeps tensor counts flat', async () => {

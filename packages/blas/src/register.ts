@@ -3,9 +3,23 @@ import { blasAvailable } from './addon';
 import { backendData, isBlasBackend, type BlasBackend } from './backend-data';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, fusedConv2d } from './conv';
 import type { BlasKernel } from './kernel';
-import { FusedKernel, attentionKernel, geluTanhKernel, groupNormKernel, layerNormKernel, sigmoidKernel, siluKernel, tanhKernel } from './fused';
+import {
+  FusedKernel,
+  attentionGradKernel,
+  attentionKernel,
+  geluTanhGradKernel,
+  geluTanhKernel,
+  groupNormKernel,
+  layerNormGradKernel,
+  layerNormKernel,
+  sigmoidKernel,
+  siluGradKernel,
+  siluKernel,
+  tanhKernel,
+} from './fused';
 import { transposeKernel, unpackKernel } from './layout';
 import { batchMatMul, fusedMatMul } from './matmul';
+import { meanKernel, sumKernel } from './reduce';
 
 /** The kernels this package replaces, by tfjs kernel name. */
 const KERNELS: Record<string, BlasKernel> = {
@@ -19,11 +33,17 @@ const KERNELS: Record<string, BlasKernel> = {
   [tf.Unpack]: unpackKernel,
   [tf.Tanh]: tanhKernel,
   [tf.Sigmoid]: sigmoidKernel,
+  [tf.Sum]: sumKernel,
+  [tf.Mean]: meanKernel,
   [FusedKernel.geluTanh]: geluTanhKernel,
+  [FusedKernel.geluTanhGrad]: geluTanhGradKernel,
   [FusedKernel.silu]: siluKernel,
+  [FusedKernel.siluGrad]: siluGradKernel,
   [FusedKernel.layerNorm]: layerNormKernel,
+  [FusedKernel.layerNormGrad]: layerNormGradKernel,
   [FusedKernel.groupNorm]: groupNormKernel,
   [FusedKernel.attention]: attentionKernel,
+  [FusedKernel.attentionGrad]: attentionGradKernel,
 };
 
 /** The stock kernels we replaced, per backend (undefined where the backend had none, e.g. wasm's filter gradient). */
@@ -67,7 +87,7 @@ function blasKernelFunc(kernelName: string, backendName: BlasBackend, kernel: Bl
 
 /**
  * Replaces the `BatchMatMul`, `_FusedMatMul`, `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter`,
- * `Transpose`, `Unpack`, `Tanh` and `Sigmoid` kernels of the `cpu` or `wasm` backend (default: the current backend) with
+ * `Transpose`, `Unpack`, `Tanh`, `Sigmoid`, `Sum` and `Mean` kernels of the `cpu` or `wasm` backend (default: the current backend) with
  * native ones, and registers the fused kernels named in `FusedKernel`.
  * Cases they do not cover (NCHW, non-float32, partial batch broadcasts, biases of rank > 1, …) run the saved stock
  * kernel. On wasm this also adds the `Conv2DBackpropFilter` kernel that stock wasm lacks, so conv layers train there.

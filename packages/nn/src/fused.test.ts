@@ -77,6 +77,9 @@ describe.each(['cpu', 'wasm'] as const)('fused kernels on %s', (backend) => {
     await initBackend(backend);
     const all = cases();
     for (const c of all) expect(canFuse(c.kernel, c.input), `${c.kernel} not registered`).toBe(true);
+    for (const grad of [FUSED_KERNELS.attentionGrad, FUSED_KERNELS.geluTanhGrad, FUSED_KERNELS.siluGrad, FUSED_KERNELS.layerNormGrad]) {
+      expect(canFuse(grad, all[0]!.input), `${grad} not registered`).toBe(true);
+    }
     const fused: Float32Array[][] = [];
     for (const c of all) fused.push(await valueAndGrads(c));
     unregisterBlasKernels(backend);

@@ -9,10 +9,18 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export const FUSED_KERNELS = {
   geluTanh: 'SvgGeluTanh',
+  /** `dy·gelu'(x)`: inputs x, dy. */
+  geluTanhGrad: 'SvgGeluTanhGrad',
   silu: 'SvgSilu',
+  /** `dy·silu'(x)`: inputs x, dy. */
+  siluGrad: 'SvgSiluGrad',
   layerNorm: 'SvgLayerNorm',
+  /** The backward pass of `layerNorm`: inputs x, dy, gamma?; attr epsilon → [dx, dgamma, dbeta]. */
+  layerNormGrad: 'SvgLayerNormGrad',
   groupNorm: 'SvgGroupNorm',
   attention: 'SvgAttention',
+  /** The backward pass of `attention`: inputs q, k, v, dy; attr scale → [dq, dk, dv]. */
+  attentionGrad: 'SvgAttentionGrad',
 } as const;
 
 /** True when the active backend has a kernel for `name` and `x` is float32 (the fused kernels' only dtype). */
@@ -36,21 +44,22 @@ function siluDerivative(x: tf.Tensor): tf.Tensor {
   return tf.mul(s, tf.add(1, tf.mul(x, tf.sub(1, s))));
 }
 
-/** A differentiable elementwise kernel: `kernel(x)`, with gradient `dy·derivative(x)`. */
-function elementwiseKernel(kernel: string, derivative: (x: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
+/** A differentiable elementwise kernel: `kernel(x)`, with gradient `dy·derivative(x)` (one kernel too where the backend has `gradKernel`). */
+function elementwiseKernel(kernel: string, gradKernel: string, derivative: (x: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
   return tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
     (save as tf.GradSaveFunc)([x as tf.Tensor]);
     return {
       value: tf.engine().runKernel(kernel, { x: x as tf.Tensor }) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.tidy(() => tf.mul(dy, derivative(saved!))),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
+        tf.tidy(() => (canFuse(gradKernel, dy) ? (tf.engine().runKernel(gradKernel, { x: saved!, dy }) as tf.Tensor) : tf.mul(dy, derivative(saved!)))),
     };
   });
 }
 
 /** The fused tanh-GELU kernel, differentiable. */
-export const geluTanhKernel = elementwiseKernel(FUSED_KERNELS.geluTanh, geluTanhDerivative);
+export const geluTanhKernel = elementwiseKernel(FUSED_KERNELS.geluTanh, FUSED_KERNELS.geluTanhGrad, geluTanhDerivative);
 /** The fused SiLU kernel, differentiable. */
-export const siluKernel = elementwiseKernel(FUSED_KERNELS.silu, siluDerivative);
+export const siluKernel = elementwiseKernel(FUSED_KERNELS.silu, FUSED_KERNELS.siluGrad, siluDerivative);
 
 /**
  * Runs the layer- or group-norm kernel on x with optional per-channel gamma and beta, differentiable. `grouped`
@@ -77,6 +86,10 @@ export function normKernel(
     const value = tf.engine().runKernel(kernel, named, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
     const gradFunc = (dOut: tf.Tensor, [xs]: tf.Tensor[]) =>
       tf.tidy(() => {
+        if (kernel === FUSED_KERNELS.layerNorm && canFuse(FUSED_KERNELS.layerNormGrad, dOut)) {
+          const [dx, dgamma, dbeta] = tf.engine().runKernel(FUSED_KERNELS.layerNormGrad, { x: xs!, dy: dOut, ...(g ? { gamma: g } : {}) }, { epsilon: attrs.epsilon }) as tf.Tensor[];
+          return [dx!, ...(g ? [dgamma!] : []), ...(b ? [dbeta!] : [])];
+        }
         const channelAxes = xs!.shape.slice(0, -1).map((_, i) => i);
         const xg = grouped(xs!);
         const { mean, variance } = tf.moments(xg, normAxes, true);
@@ -102,7 +115,8 @@ export function normKernel(
 
 /**
  * `softmax(scale·q·kᵀ)·v` as one kernel, differentiable: the backward pass recomputes the attention weights P and
- * returns dq = scale·dS·k, dk = scale·dSᵀ·q, dv = Pᵀ·dy with dS = P ⊙ (dy·vᵀ − rowsum(dy·vᵀ ⊙ P)).
+ * returns dq = scale·dS·k, dk = scale·dSᵀ·q, dv = Pᵀ·dy with dS = P ⊙ (dy·vᵀ − rowsum(dy·vᵀ ⊙ P)) — in one kernel
+ * too where the backend has `SvgAttentionGrad`.
  */
 export function attentionKernel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: number): tf.Tensor {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -111,6 +125,7 @@ export function attentionKernel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale:
     const value = tf.engine().runKernel(FUSED_KERNELS.attention, { q: qt, k: kt, v: vt }, { scale }) as tf.Tensor;
     const gradFunc = (dy: tf.Tensor, [qs, ks, vs]: tf.Tensor[]) =>
       tf.tidy(() => {
+        if (canFuse(FUSED_KERNELS.attentionGrad, dy)) return tf.engine().runKernel(FUSED_KERNELS.attentionGrad, { q: qs!, k: ks!, v: vs!, dy }, { scale }) as tf.Tensor[];
         const p = tf.softmax(tf.mul(tf.matMul(qs!, ks!, false, true), scale));
         const dp = tf.matMul(dy, vs!, false, true);
         const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));

@@ -1,6 +1,6 @@
 // Memory-bound kernels that tfjs' wasm backend runs slowly (single-threaded, often scalar): transpose, tanh, sigmoid,
-// the fused tanh-GELU and SiLU, layer norm and group norm. Each splits its work over OpenMP threads when the tensor is large enough to pay for it,
-// and is compiled twice (AVX2 and baseline x86-64) with the CPU picking at load time.
+// the fused tanh-GELU and SiLU, layer norm, group norm, sums and means. Each splits its work over OpenMP threads when
+// the tensor is large enough to pay for it, and is compiled twice (AVX2 and baseline x86-64) with the CPU picking at load time.
 //
 // transpose(x, out, shape, perm)                 4-byte elements (float32 or int32), any rank <= 8
 // unary(op, x, out)                              op 0: tanh, 1: tanh-GELU 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
@@ -10,6 +10,12 @@
 //                                                channels-last x [batch, spatial, channels], statistics per (batch,
 //                                                group) over spatial × channels/groups; gamma/beta as above; then
 //                                                SiLU when silu is true
+// unaryGrad(op, x, dy, out)                      out = dy · f'(x) for op 1 (tanh-GELU) or 3 (SiLU) of unary
+// layerNormBackward(x, dy, gamma, dx, dgamma, dbeta, rows, cols, eps)
+//                                                gradients of layerNorm for the upstream gradient dy: dx, and
+//                                                dgamma = Σ_rows dy·x̂, dbeta = Σ_rows dy (gamma may be null)
+// reduceSum(x, out, outer, reduce, inner, scale) out[o, i] = scale · Σ_r x[o, r, i] for x [outer, reduce, inner]
+//                                                (row-major), summed in double: tfjs' Sum and Mean (scale 1/reduce)
 
 #include <math.h>
 #include <node_api.h>
@@ -243,6 +249,60 @@ static napi_value unary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+MULTIVERSION static void gelu_tanh_grad_span(const float* x, const float* dy, float* out, int64_t n) {
+  const float k = 0.7978845608028654f;  // √(2/π)
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i], v2 = v * v;
+    const float t = tanh_rational(k * v * (1.0f + 0.044715f * v2));
+    out[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * v2));
+  }
+}
+
+MULTIVERSION static void silu_grad_span(const float* x, const float* dy, float* out, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float s = 1.0f / (1.0f + exp_poly(-x[i]));
+    out[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+  }
+}
+
+typedef void (*GradSpan)(const float*, const float*, float*, int64_t);
+static const GradSpan UNARY_GRAD[] = {NULL, gelu_tanh_grad_span, NULL, silu_grad_span};
+
+static napi_value unary_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  const char* fn = "unaryGrad";
+  if (!arg_count(env, info, "unaryGrad(op, x, dy, out) takes 4 arguments", 4, argv)) return NULL;
+  int64_t op, len_x, len_dy, len_out;
+  void *x, *dy, *out;
+  if (!arg_int(env, fn, argv[0], "op", &op) || !arg_f32(env, fn, argv[1], "x", false, &x, &len_x) ||
+      !arg_f32(env, fn, argv[2], "dy", false, &dy, &len_dy) || !arg_f32(env, fn, argv[3], "out", false, &out, &len_out)) {
+    return NULL;
+  }
+  if (op >= UNARY_OPS || !UNARY_GRAD[op]) {
+    napi_throw_range_error(env, NULL, "unaryGrad: op has no gradient kernel (1: tanh-GELU, 3: SiLU)");
+    return NULL;
+  }
+  if (!check_length(env, fn, "dy", len_dy, len_x) || !check_length(env, fn, "out", len_out, len_x)) return NULL;
+  if ((out != dy && overlaps(out, len_x, dy, len_x)) || overlaps(out, len_x, x, len_x)) {
+    napi_throw_error(env, NULL, "unaryGrad: out must be dy or overlap neither x nor dy");
+    return NULL;
+  }
+  const GradSpan f = UNARY_GRAD[op];
+  const int64_t n = len_x;
+#pragma omp parallel if (n >= PARALLEL_MIN)
+  {
+    const unsigned mode = flush_denormals();
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t chunk = ((n + threads - 1) / threads + 63) / 64 * 64;
+    const int64_t start = t * chunk, end = start + chunk < n ? start + chunk : n;
+    if (start < end) f((const float*)x + start, (const float*)dy + start, (float*)out + start, end - start);
+    restore_float_mode(mode);
+  }
+  return NULL;
+}
+
 // -------------------------------------------------------------------------------------------------------- layer norm
 
 MULTIVERSION static void layer_norm_row(const float* x, float* y, int64_t n, float eps, const float* gamma,
@@ -307,6 +367,95 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   float* ys = (float*)out;
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN)
   for (int64_t r = 0; r < rows; r++) layer_norm_row(xs + r * cols, ys + r * cols, cols, (float)eps, gamma, beta);
+  return NULL;
+}
+
+
+// One row of the layer-norm backward: dx, and dy·x̂ and dy added to the row's partial dgamma and dbeta.
+MULTIVERSION static void layer_norm_backward_row(const float* x, const float* dy, float* dx, int64_t n, float eps,
+                                                 const float* gamma, double* restrict dgamma, double* restrict dbeta) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += x[i];
+  const float mean = (float)(sum / n);
+  double sq = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float d = x[i] - mean;
+    sq += (double)d * d;
+  }
+  const float rstd = 1.0f / sqrtf((float)(sq / n) + eps);
+  double a = 0, b = 0;  // Σ g and Σ g·x̂, with g = dy·gamma
+  for (int64_t i = 0; i < n; i++) {
+    const float xhat = (x[i] - mean) * rstd;
+    const float g = gamma ? dy[i] * gamma[i] : dy[i];
+    a += g;
+    b += (double)g * xhat;
+    dgamma[i] += (double)dy[i] * xhat;
+    dbeta[i] += dy[i];
+  }
+  const float ma = (float)(a / n), mb = (float)(b / n);
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float xhat = (x[i] - mean) * rstd;
+    const float g = gamma ? dy[i] * gamma[i] : dy[i];
+    dx[i] = rstd * (g - ma - xhat * mb);
+  }
+}
+
+static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  const char* fn = "layerNormBackward";
+  if (!arg_count(env, info, "layerNormBackward(x, dy, gamma, dx, dgamma, dbeta, rows, cols, eps) takes 9 arguments", 9,
+                 argv)) {
+    return NULL;
+  }
+  void *x, *dy, *dx, *dgamma, *dbeta;
+  float* gamma;
+  int64_t len_x, len_dy, len_dx, len_dg, len_db, rows, cols;
+  double eps;
+  if (!arg_f32(env, fn, argv[0], "x", false, &x, &len_x) || !arg_f32(env, fn, argv[1], "dy", false, &dy, &len_dy) ||
+      !arg_int(env, fn, argv[6], "rows", &rows) || !arg_int(env, fn, argv[7], "cols", &cols) ||
+      !arg_optional_f32(env, fn, argv[2], "gamma", &gamma, cols) ||
+      !arg_f32(env, fn, argv[3], "dx", false, &dx, &len_dx) ||
+      !arg_f32(env, fn, argv[4], "dgamma", false, &dgamma, &len_dg) ||
+      !arg_f32(env, fn, argv[5], "dbeta", false, &dbeta, &len_db) || !arg_number(env, fn, argv[8], "eps", &eps)) {
+    return NULL;
+  }
+  const int64_t total = rows * cols;
+  if (!check_length(env, fn, "x", len_x, total) || !check_length(env, fn, "dy", len_dy, total) ||
+      !check_length(env, fn, "dx", len_dx, total) || !check_length(env, fn, "dgamma", len_dg, cols) ||
+      !check_length(env, fn, "dbeta", len_db, cols)) {
+    return NULL;
+  }
+  if (overlaps(dx, total, x, total) || overlaps(dx, total, dy, total)) {
+    napi_throw_error(env, NULL, "layerNormBackward: dx must not overlap x or dy");
+    return NULL;
+  }
+  if (cols == 0) return NULL;
+  const int threads = total >= PARALLEL_MIN ? omp_get_max_threads() : 1;
+  double* partial = calloc((size_t)threads * 2 * cols, sizeof(double));
+  if (!partial) {
+    napi_throw_error(env, NULL, "layerNormBackward: out of memory");
+    return NULL;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    double* pg = partial + 2 * cols * omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      layer_norm_backward_row((const float*)x + r * cols, (const float*)dy + r * cols, (float*)dx + r * cols, cols,
+                              (float)eps, gamma, pg, pg + cols);
+    }
+  }
+  for (int64_t c = 0; c < cols; c++) {
+    double g = 0, b = 0;
+    for (int t = 0; t < threads; t++) {
+      g += partial[2 * cols * t + c];
+      b += partial[2 * cols * t + cols + c];
+    }
+    ((float*)dgamma)[c] = (float)g;
+    ((float*)dbeta)[c] = (float)b;
+  }
+  free(partial);
   return NULL;
 }
 
@@ -443,12 +592,109 @@ static napi_value group_norm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ------------------------------------------------------------------------------------------------------- reductions
+
+// acc[i] += Σ_{r < rows} x[r·inner + i], in double.
+MULTIVERSION static void add_rows(const float* x, int64_t rows, int64_t inner, double* restrict acc) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * inner;
+#pragma omp simd
+    for (int64_t i = 0; i < inner; i++) acc[i] += row[i];
+  }
+}
+
+// Σ x[0 … n), in double.
+MULTIVERSION static double sum_span(const float* x, int64_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; i++) s += x[i];
+  return s;
+}
+
+// Each output is a sum of `reduce` values `inner` apart. With enough outer blocks each thread takes whole blocks;
+// otherwise (a bias gradient: one block of thousands of rows) the rows of each block are split over the threads and
+// their partial sums added.
+static bool reduce_sum_run(const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner, double scale) {
+  const int64_t total = outer * reduce * inner;
+  const int threads = total >= PARALLEL_MIN ? omp_get_max_threads() : 1;
+  if (inner == 1 && outer >= threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t o = 0; o < outer; o++) out[o] = (float)(sum_span(x + o * reduce, reduce) * scale);
+    return true;
+  }
+  if (outer >= threads) {
+    bool ok = true;
+#pragma omp parallel num_threads(threads) reduction(&& : ok)
+    {
+      double* acc = malloc(sizeof(double) * inner);
+      if (!acc) ok = false;
+#pragma omp for schedule(static)
+      for (int64_t o = 0; o < outer; o++) {
+        if (!acc) continue;
+        memset(acc, 0, sizeof(double) * inner);
+        add_rows(x + o * reduce * inner, reduce, inner, acc);
+        for (int64_t i = 0; i < inner; i++) out[o * inner + i] = (float)(acc[i] * scale);
+      }
+      free(acc);
+    }
+    return ok;
+  }
+  double* partial = calloc((size_t)threads * inner, sizeof(double));
+  if (!partial) return false;
+  for (int64_t o = 0; o < outer; o++) {
+    const float* xo = x + o * reduce * inner;
+    memset(partial, 0, sizeof(double) * threads * inner);
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), n = omp_get_num_threads();
+      const int64_t chunk = (reduce + n - 1) / n, r0 = t * chunk, r1 = r0 + chunk < reduce ? r0 + chunk : reduce;
+      if (r0 < r1) add_rows(xo + r0 * inner, r1 - r0, inner, partial + t * inner);
+    }
+    for (int64_t i = 0; i < inner; i++) {
+      double s = 0;
+      for (int t = 0; t < threads; t++) s += partial[t * inner + i];
+      out[o * inner + i] = (float)(s * scale);
+    }
+  }
+  free(partial);
+  return true;
+}
+
+static napi_value reduce_sum(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  const char* fn = "reduceSum";
+  if (!arg_count(env, info, "reduceSum(x, out, outer, reduce, inner, scale) takes 6 arguments", 6, argv)) return NULL;
+  void *x, *out;
+  int64_t len_x, len_out, outer, reduce, inner;
+  double scale;
+  if (!arg_f32(env, fn, argv[0], "x", false, &x, &len_x) || !arg_f32(env, fn, argv[1], "out", false, &out, &len_out) ||
+      !arg_int(env, fn, argv[2], "outer", &outer) || !arg_int(env, fn, argv[3], "reduce", &reduce) ||
+      !arg_int(env, fn, argv[4], "inner", &inner) || !arg_number(env, fn, argv[5], "scale", &scale)) {
+    return NULL;
+  }
+  if (!check_length(env, fn, "x", len_x, outer * reduce * inner) || !check_length(env, fn, "out", len_out, outer * inner)) {
+    return NULL;
+  }
+  if (overlaps(out, outer * inner, x, outer * reduce * inner)) {
+    napi_throw_error(env, NULL, "reduceSum: out must not overlap x");
+    return NULL;
+  }
+  if (outer * inner == 0) return NULL;
+  if (!reduce_sum_run((const float*)x, (float*)out, outer, reduce, inner, scale)) {
+    napi_throw_error(env, NULL, "reduceSum: out of memory");
+  }
+  return NULL;
+}
+
 void register_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"transpose", NULL, transpose, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unaryGrad", NULL, unary_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"groupNorm", NULL, group_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }
