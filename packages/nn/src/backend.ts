@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerAccurateReductions } from './reductions';
 
 /** The backends `initBackend` knows. `tensorflow` means `@tensorflow/tfjs-node(-gpu)`, when the user installed it. */
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
@@ -56,6 +57,7 @@ async function start(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
       return { name, detail: 'tfjs cpu (JavaScript)' };
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
+      registerAccurateReductions('wasm');
       await activate('wasm');
       return { name, detail: 'tfjs wasm (SIMD)' };
     case 'webgpu':

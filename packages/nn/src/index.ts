@@ -6,6 +6,7 @@ export * as init from './init';
 export { setInitSeed } from './init';
 export { type SeedLike, SeededRandom, seededNormal, seededUniform } from './random';
 export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo, type InitBackendOptions } from './backend';
+export { registerAccurateReductions, sumOverAxes } from './reductions';
 export { gelu, geluTanh, silu, activation, type Activation } from './layers/activations';
 export { FUSED_KERNELS } from './fused';
 export { Linear, type LinearOptions } from './layers/linear';
