@@ -40,6 +40,10 @@ function load(): BlasAddon | null {
     // libgomp reads this once, when the addon loads. Its default policy (spin for a while after each parallel region)
     // would keep the cores from OpenBLAS' threads, which usually run next; the user's own setting wins.
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+    // OpenBLAS' idle threads call sched_yield in a loop for 2^28 cycles (~0.1 s) after each product before they sleep;
+    // on a machine with few cores that loop takes the cores from the OpenMP kernels that run between the products
+    // (measured: a fifth of a DiT training step in the kernel's scheduler). 2^4 cycles: they sleep at once.
+    process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
     try {
       addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     } catch (e) {
