@@ -5,8 +5,12 @@ import { type Plugin, defineConfig } from 'vite';
 
 const packages = fileURLToPath(new URL('../../packages/', import.meta.url));
 const demoModel = join(packages, 'model-fashion-mnist');
-/** The files of the shipped Fashion-MNIST SVG (`@svg/model-fashion-mnist`), served under demo-model/. */
-const DEMO_FILES = ['svg-model.json', 'dit.safetensors', 'autoencoder.safetensors', 'autoencoder.yaml', 'stats.safetensors'];
+/**
+ * The files of the shipped Fashion-MNIST SVG (`@svg/model-fashion-mnist`) that the page loads, as its manifest names
+ * them (the judge's classifier is not one), served under demo-model/.
+ */
+const manifest = JSON.parse(readFileSync(join(demoModel, 'svg-model.json'), 'utf8')) as Record<string, string>;
+const DEMO_FILES = ['svg-model.json', manifest.dit, manifest.autoencoder, manifest.autoencoderConfig, manifest.stats];
 
 /** The demo model as static assets: copied into the build, served by the dev and preview servers. */
 function demoModelAssets(): Plugin {

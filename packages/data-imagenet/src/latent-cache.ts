@@ -1,8 +1,8 @@
-import { type FileHandle, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type RawTensor, type SafetensorsHeader, readSafetensors, writeSafetensors } from '@svg/weights';
-import { readSafetensorsHeader } from '@svg/weights/node';
+import { readSafetensorsHeader, writeFileAtomic } from '@svg/weights/node';
 import { type ClassInfo, classesFromNames } from './classes';
 import type { ImageDataset } from './dataset';
 import { type ImageJobResult, runImageJob } from './job';
@@ -208,8 +208,7 @@ export async function writeLatentCache(options: WriteLatentCacheOptions): Promis
         settings,
         skipped: JSON.stringify(shardSkipped),
       });
-      await writeFile(`${path}.tmp`, bytes);
-      await rename(`${path}.tmp`, path);
+      await writeFileAtomic(path, bytes);
       shards.push({ file, count: n });
       skipped.push(...shardSkipped);
     }
@@ -229,7 +228,7 @@ export async function writeLatentCache(options: WriteLatentCacheOptions): Promis
     shards,
     skipped,
   };
-  await writeFile(join(dir, INDEX_FILE), `${JSON.stringify(index, null, 1)}\n`);
+  await writeFileAtomic(join(dir, INDEX_FILE), `${JSON.stringify(index, null, 1)}\n`);
   return index;
 }
 

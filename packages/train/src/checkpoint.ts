@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RawTensor } from '@svg/weights';
-import { readSafetensorsFile, writeSafetensorsFile } from '@svg/weights/node';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@svg/weights/node';
 
 /** `format` of every `state.json` written here. */
 export const CHECKPOINT_FORMAT = 'svg-train-checkpoint';
@@ -67,7 +67,7 @@ export async function writeCheckpoint(
       digests[file] = { bytes: (await stat(path)).size, sha256: await sha256File(path) };
     }
     const full: CheckpointState = { ...state, format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step, files: digests } as CheckpointState;
-    await writeDurably(join(tmp, STATE_FILE), `${JSON.stringify(full, jsonReplacer, 1)}\n`);
+    await writeFileAtomic(join(tmp, STATE_FILE), `${JSON.stringify(full, jsonReplacer, 1)}\n`);
     await syncDir(tmp);
     // Re-writing a step (e.g. the same step after a resume): move the old one aside first, then swap.
     let old: string | null = null;
@@ -170,23 +170,6 @@ export async function removeStaleTemporaries(root: string): Promise<string[]> {
   return stale;
 }
 
-/** Writes a small text file durably and atomically (temp file, fsync, rename). */
-export async function writeDurably(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'wx');
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 async function syncDir(path: string): Promise<void> {
   const fh = await open(path, 'r');

@@ -1,5 +1,5 @@
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
-import { writeDurably } from './checkpoint';
+import { appendFile, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@svg/weights/node';
 import { type Series, plotCurvesPng } from './plot';
 
 /** One line of `metrics.jsonl`: the step and whatever was measured (numbers, plus an ISO `time`). */
@@ -35,7 +35,7 @@ export class MetricsLog {
       }
     }
     const kept = upToStep === null ? [] : entries.filter((e) => e.step <= upToStep);
-    await writeDurably(path, kept.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    await writeFileAtomic(path, kept.map((e) => `${JSON.stringify(e)}\n`).join(''));
     return new MetricsLog(path, kept);
   }
 
@@ -60,9 +60,7 @@ export async function writeLossCurve(file: string, log: MetricsLog, keys: readon
   ];
   const series: Series[] = keys.map((k, i) => ({ name: k, points: log.series(k), color: colors[i % colors.length] }));
   const png = await plotCurvesPng(series, { xLabel: 'step', title }, { Title: title, Software: 'svg-ts @svg/train' });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, png);
-  await rename(tmp, file);
+  await writeFileAtomic(file, png);
 }
 
 /**

@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom, setInitSeed, stateDict } from '@svg/nn';
-import { writeSafetensorsFile } from '@svg/weights/node';
-import { type CheckpointState, readCheckpointTensors, writeCheckpoint, writeDurably } from './checkpoint';
+import { writeFileAtomic, writeSafetensorsFile } from '@svg/weights/node';
+import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
 import { type ClassifierNet, createClassifierNet } from './classifier-net';
 import { type ClassifierTrainConfig, loadTrainConfig } from './config';
 import { type DataPosition, FashionMnistImages } from './data';
@@ -155,7 +155,7 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
       net.eval();
       result = await evaluateClassifier(net, config, step);
       await writeSafetensorsFile(join(runDir, BACKBONE_FILE), await stateDict(net.backbone), { source: `svg-ts @svg/train ${config.model.arch} classifier, step ${step}` });
-      await writeDurably(join(runDir, EVAL_FILE), `${JSON.stringify(result, null, 2)}\n`);
+      await writeFileAtomic(join(runDir, EVAL_FILE), `${JSON.stringify(result, null, 2)}\n`);
       await log.write(`test accuracy ${(100 * result.testAccuracy).toFixed(2)} % on ${result.testImages} images; wrote ${join(runDir, BACKBONE_FILE)}`);
     }
     await log.write(`stopped (${stopped}) at step ${step}`);

@@ -1,7 +1,7 @@
 /**
  * Node-only file helpers (`@svg/weights/node`). The main entry stays free of `node:fs` for browsers.
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type RawTensor, convertTensor, numel, typedView } from './dtypes';
@@ -94,7 +94,7 @@ function groupRuns(entries: SafetensorsEntry[]): SafetensorsEntry[][] {
   return runs;
 }
 
-type Handle = Awaited<ReturnType<typeof open>>;
+type Handle = FileHandle;
 
 /** Reads exactly `length` bytes at `position` into a fresh (8-byte aligned) buffer. */
 async function readRange(fh: Handle, position: number, length: number, source = 'file'): Promise<Uint8Array> {
@@ -114,7 +114,7 @@ async function readRange(fh: Handle, position: number, length: number, source = 
  */
 export async function writeSafetensorsFile(path: string, tensors: StateDictLike, metadata: Record<string, string> = {}): Promise<void> {
   const layout = safetensorsLayout(tensors, metadata);
-  await writeAtomically(path, async (fh) => {
+  await writeFileAtomic(path, async (fh) => {
     await writeAll(fh, layout.header);
     for (const e of layout.entries) await writeAll(fh, tensorBytes(e.tensor));
   });
@@ -127,11 +127,22 @@ async function writeAll(fh: Handle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function writeAtomically(path: string, write: (fh: Handle) => Promise<void>): Promise<void> {
+/**
+ * Writes a file so that readers only ever see the old or the complete new contents: the folder is created first,
+ * the bytes go to a temporary file beside `path` (same file system), are flushed to disk (fsync) and renamed over
+ * `path`; on any failure the temporary file is removed and an existing `path` is left untouched. `data` is the
+ * contents, or a function that writes them through the open file handle (for large files written in pieces).
+ *
+ * @example
+ * await writeFileAtomic('out/report.json', JSON.stringify(report));
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string | ((fh: FileHandle) => Promise<void>)): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx');
   try {
-    await write(fh);
+    if (typeof data === 'function') await data(fh);
+    else await fh.writeFile(data);
     await fh.sync();
     await fh.close();
     await rename(tmp, path);

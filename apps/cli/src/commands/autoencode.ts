@@ -1,9 +1,9 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadSvgAutoencoder } from '@svg/autoencoder';
 import { scanImageFolder } from '@svg/data-imagenet/node';
-import { readSafetensorsFile, writeSafetensorsFile } from '@svg/weights/node';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@svg/weights/node';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
@@ -62,7 +62,7 @@ export const decodeCommand = defineCommand({
     const rgb = await toRgb8(images);
     images.dispose();
     await mkdir(outDir, { recursive: true });
-    for (const [i, im] of rgb.entries()) await writeFile(join(outDir, `${String(i).padStart(3, '0')}.png`), await pngBytes(im, { software: 'svg-ts' }));
+    for (const [i, im] of rgb.entries()) await writeFileAtomic(join(outDir, `${String(i).padStart(3, '0')}.png`), await pngBytes(im, { software: 'svg-ts' }));
     console.log(`wrote ${rgb.length} images to ${outDir}`);
   },
 });
@@ -114,7 +114,7 @@ export const reconstructCommand = defineCommand({
         const value = psnr(crops[i].data, im.pixels);
         sum += value;
         const name = outDir ? join(outDir, `${basename(group[i], extname(group[i]))}.png`) : null;
-        if (name) await writeFile(name, await pngBytes(im, { software: 'svg-ts', psnr: value.toFixed(2) }));
+        if (name) await writeFileAtomic(name, await pngBytes(im, { software: 'svg-ts', psnr: value.toFixed(2) }));
         if (verbose) console.log(`${group[i]}: PSNR ${value.toFixed(2)} dB${name ? ` → ${name}` : ''}`);
       }
       bar?.update(start + group.length);

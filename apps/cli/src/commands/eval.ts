@@ -1,10 +1,9 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ConvClassifier, FeatureStatsAccumulator, type GaussianStats, frechetDistance, loadConvClassifier } from '@svg/eval';
 import { generateImages } from '@svg/generate';
 import { FashionMnistImages, loadFashionMnist } from '@svg/train';
-import { readSafetensorsFile } from '@svg/weights/node';
+import { readSafetensorsFile, writeFileAtomic } from '@svg/weights/node';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, numberOption } from '../command';
@@ -129,10 +128,7 @@ export const evalCommand = defineCommand({
     console.log(`  classifier test accuracy      ${pct(report.classifierTestAccuracy)}`);
     console.log(`  ${report.seconds.toFixed(0)} s`);
     if (typeof values.json === 'string') {
-      await mkdir(dirname(values.json), { recursive: true });
-      const tmp = `${values.json}.tmp-${process.pid}`;
-      await writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`);
-      await rename(tmp, values.json);
+      await writeFileAtomic(values.json, `${JSON.stringify(report, null, 2)}\n`);
       console.log(`wrote ${values.json}`);
     }
   },

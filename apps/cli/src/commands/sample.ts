@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '@svg/weights/node';
 import { dirname, join } from 'node:path';
 import { ClassLookupError, encodePng, findClass } from '@svg/data-imagenet';
 import { loadDiTFile } from '@svg/dit/node';
@@ -129,16 +130,16 @@ export const sampleCommand = defineCommand({
       });
       images.push(...chunk);
     }
-    const source = modelDir ? { model: manifest!.name } : { dit: ditPath!, autoencoder: aePath! };
+    const source: Record<string, string> = modelDir ? { model: manifest!.name } : { dit: ditPath!, autoencoder: aePath! };
     const text = { software: 'svg-ts', ...generationSettings({ dit, decoder, stats, classes, ...settings }), ...source };
     const grid = imageGrid(images, { columns: classes.length <= 10 ? classes.length : Math.ceil(Math.sqrt(classes.length)), scale });
     const names = classes.map(className).join(', ');
-    await writeFile(out, await encodePng({ ...grid, channels: 3 }, { ...text, classes: classes.join(','), 'class names': names, seed: String(seed) }));
+    await writeFileAtomic(out, await encodePng({ ...grid, channels: 3 }, { ...text, classes: classes.join(','), 'class names': names, seed: String(seed) }));
     console.log(`wrote ${out} (${images.length} images, ${grid.width}×${grid.height}): ${names}`);
     if (outDir) {
       for (const [i, im] of images.entries()) {
         const name = join(outDir, `${String(i).padStart(3, '0')}_class${im.classIndex}_seed${im.seed}.png`);
-        await writeFile(name, await encodePng({ ...im, channels: 3 }, { ...text, class: `${im.classIndex} ${className(im.classIndex)}`, seed: String(im.seed) }));
+        await writeFileAtomic(name, await encodePng({ ...im, channels: 3 }, { ...text, class: `${im.classIndex} ${className(im.classIndex)}`, seed: String(im.seed) }));
       }
       console.log(`wrote ${images.length} images to ${outDir}`);
     }
