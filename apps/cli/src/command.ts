@@ -29,7 +29,11 @@ export function parseCommand(command: Command, argv: string[]) {
   try {
     return parseArgs({ args: argv, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new CliError(`${(e as Error).message.split('\n')[0]} (see: svg ${command.name} --help)`);
+    const first = (e as Error).message.split('\n')[0]!;
+    // parseArgs reads "--classes -1" as a missing value followed by an option "-1".
+    const dashed = /^Option '(--[\w-]+)(?:[^']*)?' argument is ambiguous/.exec(first);
+    const message = dashed ? `${dashed[1]} needs a value (write a value that starts with "-" as ${dashed[1]}=<value>)` : first;
+    throw new CliError(`${message} (see: svg ${command.name} --help)`);
   }
 }
 

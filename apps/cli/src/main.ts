@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { CliError } from './cli-error';
 import { type Command, commandHelp, parseCommand } from './command';
 import { commands } from './commands';
@@ -7,7 +8,7 @@ function mainHelp(): string {
   return [
     'svg: SVG (latent diffusion without a VAE) in TypeScript',
     '',
-    'usage: svg <command> [options]   (svg <command> --help for details)',
+    'usage: svg <command> [options]   (svg <command> --help for details; svg --version)',
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -16,6 +17,11 @@ function mainHelp(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    // dist/main.js sits one folder below the package's package.json.
+    console.log(`svg ${(createRequire(import.meta.url)('../package.json') as { version: string }).version}`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(mainHelp());
     return name ? 0 : 2;

@@ -38,6 +38,8 @@ describe('svg', () => {
     const sampleHelp = await svg('sample', '--help');
     expect(sampleHelp.stdout).toMatch(/examples:\n {2}svg sample/);
     expect((await svg()).code).toBe(2);
+    const version = await svg('--version');
+    expect([version.code, version.stdout.trim()]).toEqual([0, `svg ${JSON.parse(readFileSync(join(root, 'apps/cli/package.json'), 'utf8')).version}`]);
     const unknown = await svg('smaple');
     expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'svg: unknown command "smaple" (commands: convert, inspect, sample, encode, decode, reconstruct, stats, data, cache, train, eval)']);
   });
@@ -141,14 +143,15 @@ describe('svg', () => {
     expect([wrong.code, wrong.stderr.trim()]).toEqual([2, expect.stringMatching(/class "golden retriever" is not one of the model's classes: T-shirt\/top, Trouser/)]);
   });
 
-  it("svg eval judges the shipped model's samples with its independent classifier, far above chance", async () => {
+  it("svg eval: the independent classifier recognises at least 8 of the 10 classes in the shipped model's samples", async () => {
     const r = await svg('eval', '--num', '30', '--seed', '1000', '--json', 'eval/report.json', '--backend', 'wasm');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/conditional accuracy +\d+\.\d %/);
     const report = JSON.parse(readFileSync(join(work, 'eval/report.json'), 'utf8'));
-    console.log(`svg eval, 30 samples (seeds 1000..1029): ${(100 * report.conditionalAccuracy).toFixed(1)} % assigned to their class`);
-    // Chance is 10 %. (The issue's bar, 8 of 10 classes recognised, needs a longer-trained DiT: see the model card.)
-    expect(report.conditionalAccuracy).toBeGreaterThanOrEqual(0.2);
+    const recognised = Object.entries(report.perClassAccuracy as Record<string, number>).filter(([, a]) => a >= 2 / 3).map(([name]) => name);
+    console.log(`svg eval, 30 samples (seeds 1000..1029): ${(100 * report.conditionalAccuracy).toFixed(1)} % assigned to their class; recognised (≥ 2 of 3): ${recognised.join(', ')}`);
+    // A class is recognised when the judge assigns at least 2 of its 3 samples to it (a chance guesser: 3 % per class).
+    expect(recognised.length).toBeGreaterThanOrEqual(8);
     expect(report.classifierTestAccuracy).toBeGreaterThan(0.9);
     expect(report.frechetSamplesTest).toBeGreaterThan(report.frechetTrainTest); // samples are further from the test images than real images are
   });
@@ -156,7 +159,9 @@ describe('svg', () => {
   it('answers bad input with one line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],
-      [['inspect', '/etc/hostname'], /^svg: \/etc\/hostname: .*not a safetensors, torch zip or torch legacy/],
+      [['inspect', '/etc/hostname'], /^svg: \/etc\/hostname: not a safetensors, torch zip or torch legacy/],
+      [['sample', '--classes', '-1'], /^svg: --classes needs a value \(write a value that starts with "-" as --classes=<value>\)/],
+      [['sample', '--classes=-1'], /--classes takes indices; "-1" is not one/],
       [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--class-names', 'golden retriver'], /did you mean: golden retriever \(207/],
       [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--classes', '1000'], /class index 1000 out of range/],
       [['sample', '--autoencoder', tiny.ae], /^svg: --autoencoder\/--config go with --dit/],

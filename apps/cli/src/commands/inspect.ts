@@ -20,11 +20,12 @@ export const inspect = defineCommand({
     try {
       sd = findStateDict(await readCheckpointFile(input));
     } catch (e) {
-      throw new CliError(`${input}: ${(e as Error).message}`);
+      const message = (e as Error).message;
+      throw new CliError(message.startsWith(input) ? message : `${input}: ${message}`);
     }
     const entries = [...sd.entries()];
     const limit = values.all ? entries.length : 40;
-    const width = Math.min(70, Math.max(...entries.map(([k]) => k.length)));
+    const width = Math.min(70, entries.reduce((w, [k]) => Math.max(w, k.length), 0));
     for (const [name, t] of entries.slice(0, limit)) console.log(`${name.padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`);
     if (entries.length > limit) console.log(`... ${entries.length - limit} more (--all to list them)`);
     const params = entries.reduce((n, [, t]) => n + t.shape.reduce((a, b) => a * b, 1), 0);
