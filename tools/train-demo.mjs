@@ -111,9 +111,8 @@ for (const stage of STAGES.slice(0, STAGES.indexOf(until) + 1)) {
     } else if (stage === 'export') {
       await mkdir(outDir, { recursive: true });
       const ditCkpt = await latestCheckpoint(join(runs, 'dit'));
-      // The raw weights, not the EMA: after ~1,000 steps an EMA of decay 0.999 still holds a third of the initial
-      // (zero-output) model and samples noise; the EMA is kept in the checkpoints for longer runs.
-      svg('convert', join(ditCkpt, 'model.safetensors'), join(outDir, 'dit.safetensors'), '--dtype', 'f16');
+      // The EMA weights, as SVG ships them (the raw weights stay in the checkpoints).
+      svg('convert', join(ditCkpt, 'ema.safetensors'), join(outDir, 'dit.safetensors'), '--dtype', 'f16');
       svg('convert', join(model, 'autoencoder.safetensors'), join(outDir, 'autoencoder.safetensors'), '--dtype', 'f16');
       svg('convert', join(runs, 'classifier/backbone.safetensors'), join(outDir, 'classifier.safetensors'), '--dtype', 'f16');
       await copyFile(join(runs, 'stats.safetensors'), join(outDir, 'stats.safetensors'));
