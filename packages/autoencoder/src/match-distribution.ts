@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** `x` in the forward pass, no gradient in the backward pass (PyTorch `.detach()`; tfjs has no stopGradient). */
-export function detach(x: tf.Tensor): tf.Tensor {
-  const identityWithoutGradient = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.clone(inputs[0] as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+/**
+ * `f(x)` in the forward pass, no gradient in the backward pass (PyTorch `f(x).detach()`; tfjs has no stopGradient).
+ * `f` runs inside the custom gradient, off the tape: a zero gradient multiplied back through `f`'s own ops could be
+ * NaN (e.g. through the √ of a variance that is exactly 0).
+ */
+export function detach(x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor = tf.clone): tf.Tensor {
+  const withoutGradient = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: f(inputs[0] as tf.Tensor),
+    gradFunc: () => tf.zerosLike(inputs[0] as tf.Tensor),
   }));
-  return identityWithoutGradient(x);
+  return withoutGradient(x);
 }
 
 /**
@@ -36,8 +40,9 @@ export function matchDistribution(h: tf.Tensor3D, hVit: tf.Tensor3D, eps = 1e-6)
     throw new Error(`matchDistribution expects tokens h [B, N, C1] and hVit [B, N, C2], got [${h.shape}] and [${hVit.shape}]`);
   }
   return tf.tidy(() => {
-    const [meanH, stdH] = pooledStats(h).map(detach);
-    const [meanV, stdV] = pooledStats(hVit).map(detach);
+    const stats = (x: tf.Tensor) => tf.stack(pooledStats(x as tf.Tensor3D));
+    const [meanH, stdH] = tf.unstack(detach(h, stats));
+    const [meanV, stdV] = tf.unstack(detach(hVit, stats));
     const normed = tf.div(tf.sub(hVit, meanV), tf.add(stdV, eps));
     return tf.add(tf.mul(normed, stdH), meanH) as tf.Tensor3D;
   });
