@@ -305,8 +305,8 @@ static napi_value unary_grad(napi_env env, napi_callback_info info) {
 
 // -------------------------------------------------------------------------------------------------------- layer norm
 
-MULTIVERSION static void layer_norm_row(const float* x, float* y, int64_t n, float eps, const float* gamma,
-                                        const float* beta) {
+// Mean and 1/√(variance + eps) of one row (two passes, float64 sums, biased variance), for the forward and backward.
+MULTIVERSION static void row_stats(const float* x, int64_t n, float eps, float* mean_out, float* rstd_out) {
   double sum = 0;
   for (int64_t i = 0; i < n; i++) sum += x[i];
   const float mean = (float)(sum / n);
@@ -315,7 +315,14 @@ MULTIVERSION static void layer_norm_row(const float* x, float* y, int64_t n, flo
     const float d = x[i] - mean;
     sq += (double)d * d;
   }
-  const float rstd = 1.0f / sqrtf((float)(sq / n) + eps);
+  *mean_out = mean;
+  *rstd_out = 1.0f / sqrtf((float)(sq / n) + eps);
+}
+
+MULTIVERSION static void layer_norm_row(const float* x, float* y, int64_t n, float eps, const float* gamma,
+                                        const float* beta) {
+  float mean, rstd;
+  row_stats(x, n, eps, &mean, &rstd);
   if (gamma && beta) {
     for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
   } else if (gamma) {
@@ -374,15 +381,8 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
 // One row of the layer-norm backward: dx, and dy·x̂ and dy added to the row's partial dgamma and dbeta.
 MULTIVERSION static void layer_norm_backward_row(const float* x, const float* dy, float* dx, int64_t n, float eps,
                                                  const float* gamma, double* restrict dgamma, double* restrict dbeta) {
-  double sum = 0;
-  for (int64_t i = 0; i < n; i++) sum += x[i];
-  const float mean = (float)(sum / n);
-  double sq = 0;
-  for (int64_t i = 0; i < n; i++) {
-    const float d = x[i] - mean;
-    sq += (double)d * d;
-  }
-  const float rstd = 1.0f / sqrtf((float)(sq / n) + eps);
+  float mean, rstd;
+  row_stats(x, n, eps, &mean, &rstd);
   double a = 0, b = 0;  // Σ g and Σ g·x̂, with g = dy·gamma
   for (int64_t i = 0; i < n; i++) {
     const float xhat = (x[i] - mean) * rstd;
