@@ -1,7 +1,8 @@
 /**
- * @svg/weights: safetensors and PyTorch checkpoint reading/writing with no tfjs dependency, for Node and the
- * browser. Node file helpers (`readSafetensorsFile`, `writeSafetensorsFile`, `readCheckpointFile`) live in the
- * `@svg/weights/node` entry so this one never imports `node:fs`.
+ * @svg/weights: safetensors and PyTorch checkpoint reading/writing and numpy `.npy` / `.npz` reading, with no tfjs
+ * dependency, for Node and the browser. Node file helpers (`readSafetensorsFile`, `writeSafetensorsFile`,
+ * `readCheckpointFile`, `readNpzFile`, `openNpzArray`, ...) live in the `@svg/weights/node` entry so this one never
+ * imports `node:fs`.
  */
 export { WeightsFormatError } from './errors';
 export {
@@ -38,3 +39,16 @@ export {
   readTorchCheckpoint,
 } from './torch';
 export { PickleGlobal, PickleObject, pickleState } from './pickle';
+export {
+  type NpyHeader,
+  type NpzMember,
+  type ReadNpzOptions,
+  NPY_MAX_HEADER,
+  decodeNpyData,
+  npyHeaderLength,
+  npzInfo,
+  parseNpyHeader,
+  readNpy,
+  readNpz,
+} from './npz';
+export { crc32 } from './zip';

@@ -1,11 +1,10 @@
 /**
  * Node-only file helpers (`@svg/weights/node`). The main entry stays free of `node:fs` for browsers.
  */
-import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { type RawTensor, convertTensor, numel, typedView } from './dtypes';
+import { type FileHandle, open } from 'node:fs/promises';
+import { type DType, type RawTensor, convertTensor, numel, typedView } from './dtypes';
 import { fail } from './errors';
+import { type NpzMember, type ReadNpzOptions, decodeNpyData, npzMemberHeader, npzMemberInfo, readNpy, selectNpzEntries } from './npz';
 import {
   type ReadSafetensorsOptions,
   type Safetensors,
@@ -19,6 +18,24 @@ import {
 } from './safetensors';
 import type { StateDictLike } from './state-dict';
 import { readCheckpoint } from './torch';
+import { writeFileAtomic } from './write-atomic';
+
+export { writeFileAtomic } from './write-atomic';
+export { type NpyArraySpec, type NpzWriterOptions, NpzFileWriter, npyHeader } from './npz-writer';
+import {
+  type ZipEntry,
+  ZIP64_EOCD_BYTES,
+  ZIP_LOCAL_HEADER_BYTES,
+  ZIP_TAIL_BYTES,
+  ZipEntryCursor,
+  checkCentralDirectory,
+  checkZipMethod,
+  crc32,
+  parseZip64Eocd,
+  parseZipCentralDirectory,
+  parseZipEocd,
+  zipEntryFromRecord,
+} from './zip';
 
 /** Options of {@link readSafetensorsFile}: like {@link ReadSafetensorsOptions}, the source defaults to the path. */
 export type ReadSafetensorsFileOptions = ReadSafetensorsOptions;
@@ -127,31 +144,6 @@ async function writeAll(fh: Handle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/**
- * Writes a file so that readers only ever see the old or the complete new contents: the folder is created first,
- * the bytes go to a temporary file beside `path` (same file system), are flushed to disk (fsync) and renamed over
- * `path`; on any failure the temporary file is removed and an existing `path` is left untouched. `data` is the
- * contents, or a function that writes them through the open file handle (for large files written in pieces).
- *
- * @example
- * await writeFileAtomic('out/report.json', JSON.stringify(report));
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string | ((fh: FileHandle) => Promise<void>)): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx');
-  try {
-    if (typeof data === 'function') await data(fh);
-    else await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
 
 /**
  * Reads a checkpoint file of any supported kind, judged by content: torch zip (`.pt`, `.pth`, `.ckpt`), torch
@@ -169,4 +161,312 @@ export async function readCheckpointFile(path: string): Promise<unknown> {
     await fh.close();
   }
   return readCheckpoint(bytes, { source: path });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// .npz files
+
+/** Bytes per read when streaming a zip entry from a file. */
+const STREAM_CHUNK = 1 << 22;
+
+/** Reads the zip directory of an open file: its tail, the central directory and each local header. */
+async function readZipDirectoryFile(fh: Handle, size: number, source: string): Promise<Map<string, ZipEntry>> {
+  const tailStart = Math.max(0, size - ZIP_TAIL_BYTES);
+  let cd = parseZipEocd(await readRange(fh, tailStart, size - tailStart, source), source);
+  if ('zip64At' in cd) {
+    if (cd.zip64At + ZIP64_EOCD_BYTES > size) fail(source, 'zip: zip64 end of central directory missing');
+    cd = parseZip64Eocd(await readRange(fh, cd.zip64At, ZIP64_EOCD_BYTES, source), source);
+  }
+  checkCentralDirectory(cd, size, source);
+  const entries = new Map<string, ZipEntry>();
+  for (const record of parseZipCentralDirectory(await readRange(fh, cd.offset, cd.size, source), cd.count, source)) {
+    const n = Math.max(0, Math.min(ZIP_LOCAL_HEADER_BYTES, size - record.localOffset));
+    const local = await readRange(fh, record.localOffset, n, source);
+    entries.set(record.name, zipEntryFromRecord(record, local, size, source));
+  }
+  return entries;
+}
+
+/** A pull-based stream of the file bytes [start, start + length), in {@link STREAM_CHUNK} pieces. */
+function fileRangeStream(fh: Handle, start: number, length: number, source: string, chunk = STREAM_CHUNK): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (at >= length) {
+          controller.close();
+          return;
+        }
+        const n = Math.min(chunk, length - at);
+        const bytes = await readRange(fh, start + at, n, source);
+        at += n;
+        controller.enqueue(bytes);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Sequential reader of an entry (stored or deflated) from the file, see {@link ZipEntryCursor}. */
+function entryCursor(fh: Handle, entry: ZipEntry, source: string, checkCrc: boolean, chunk = STREAM_CHUNK): ZipEntryCursor {
+  return new ZipEntryCursor(entry, fileRangeStream(fh, entry.offset, entry.size, source, chunk), source, checkCrc);
+}
+
+/** Reads a member's `.npy` header: stored members with exact range reads, deflated ones inflated that far. */
+async function readMemberHeader(fh: Handle, entry: ZipEntry, source: string): ReturnType<typeof npzMemberHeader> {
+  checkZipMethod(entry, source);
+  if (entry.method === 0) {
+    let at = 0;
+    return npzMemberHeader(entry, source, async (n) => {
+      const bytes = await readRange(fh, entry.offset + at, n, source);
+      at += n;
+      return bytes;
+    });
+  }
+  const cursor = entryCursor(fh, entry, source, false, 1 << 16);
+  try {
+    return await npzMemberHeader(entry, source, (n) => cursor.read(n));
+  } finally {
+    await cursor.cancel();
+  }
+}
+
+/** Reads one whole member's `.npy` bytes (stored: one range read; deflated: inflated), size and CRC checked. */
+async function readEntryFile(fh: Handle, entry: ZipEntry, source: string, checkCrc: boolean): Promise<Uint8Array> {
+  checkZipMethod(entry, source);
+  if (entry.method === 0) {
+    const bytes = await readRange(fh, entry.offset, entry.size, source);
+    if (checkCrc && crc32(bytes) !== entry.crc32) fail(source, `zip: CRC-32 mismatch in "${entry.name}": data are corrupt`);
+    return bytes;
+  }
+  const cursor = entryCursor(fh, entry, source, checkCrc);
+  const bytes = await cursor.read(entry.uncompressedSize);
+  await cursor.finish();
+  return bytes;
+}
+
+/**
+ * Reads arrays of a `.npz` file (see `readNpz` for what is returned and checked): the zip directory first, then
+ * only the requested members' bytes, so e.g. `mu` and `sigma` of an ADM reference batch are read without its
+ * images. Throws {@link WeightsFormatError} naming the path for malformed files.
+ *
+ * @example
+ * const ref = await readNpzFile('VIRTUAL_imagenet256_labeled.npz', { names: ['mu', 'sigma'] });
+ */
+export async function readNpzFile(path: string, options: ReadNpzOptions = {}): Promise<Map<string, RawTensor>> {
+  const source = options.source ?? path;
+  const fh = await open(path, 'r');
+  try {
+    const entries = await readZipDirectoryFile(fh, (await fh.stat()).size, source);
+    const out = new Map<string, RawTensor>();
+    for (const [key, entry] of selectNpzEntries(entries, options, source)) {
+      const bytes = await readEntryFile(fh, entry, source, options.checkCrc ?? true);
+      out.set(key, readNpy(bytes, `${source}: "${entry.name}"`));
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Lists the arrays of a `.npz` file (key, dtype, shape, order, sizes) from the zip directory and the `.npy`
+ * headers alone: no array data is read (deflated members are inflated only as far as their header).
+ *
+ * @example
+ * for (const m of await npzFileInfo('samples.npz')) console.log(m.name, m.descr, m.shape);
+ */
+export async function npzFileInfo(path: string, options: { source?: string } = {}): Promise<NpzMember[]> {
+  const source = options.source ?? path;
+  const fh = await open(path, 'r');
+  try {
+    const entries = await readZipDirectoryFile(fh, (await fh.stat()).size, source);
+    const out: NpzMember[] = [];
+    for (const [key, entry] of selectNpzEntries(entries, {}, source)) {
+      const { header } = await readMemberHeader(fh, entry, source);
+      out.push(npzMemberInfo(key, entry, header));
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Options of {@link openNpzArray}. */
+export interface OpenNpzArrayOptions {
+  /** Label used in error messages; default the path. */
+  source?: string;
+  /** Check the member's CRC-32 when it is read sequentially to its end (default true). Sizes are always checked. */
+  checkCrc?: boolean;
+}
+
+/**
+ * One array of a `.npz` file, read a few rows (entries of the first dimension) at a time so that arrays of any
+ * size (a 50,000-image ADM sample batch is 9.8 GB) are never held in memory. Reads are serialised.
+ */
+export interface NpzArrayReader {
+  /** Key, dtype, shape, order and sizes of the array (see `NpzMember`). */
+  readonly info: NpzMember;
+  /** The dtype of the tensors returned (see `NpyHeader.dtype`). */
+  readonly dtype: DType;
+  /** The whole array's shape. */
+  readonly shape: number[];
+  /** Number of rows: `shape[0]` (0-d arrays have none; use {@link readAll}). */
+  readonly rows: number;
+  /**
+   * Rows `[start, start + count)` as a tensor of shape `[count, ...shape.slice(1)]` (row-major, native endian).
+   * Stored members: one read of exactly that byte range. Deflated members: inflated sequentially; reading forward
+   * skips ahead, reading backwards restarts from the beginning of the member. Throws `RangeError` for rows
+   * outside the array, {@link WeightsFormatError} for truncated or corrupt data.
+   */
+  readRows(start: number, count: number): Promise<RawTensor>;
+  /**
+   * The rows in order, `rowsPerBatch` at a time (the last batch may be shorter; an empty array yields nothing),
+   * as guided-diffusion's `open_npz_array(path, name).read_batches(batch_size)`. Reading to the end checks the
+   * member's size and CRC-32.
+   */
+  batches(rowsPerBatch: number): AsyncGenerator<RawTensor, void, undefined>;
+  /** The whole array (0-d arrays included). */
+  readAll(): Promise<RawTensor>;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens one array of a `.npz` file for streaming: reads the zip directory and the array's `.npy` header, then
+ * rows on demand (see {@link NpzArrayReader}). C-order arrays are streamed; Fortran-order ones are read whole on
+ * first use (their rows are not contiguous), as guided-diffusion's `MemoryNpzArrayReader` does.
+ * `name` is the key (`'arr_0'`) or member name (`'arr_0.npy'`). Close the reader when done.
+ *
+ * @example
+ * const images = await openNpzArray('samples_50000x256x256x3.npz', 'arr_0');
+ * try {
+ *   for await (const batch of images.batches(250)) feed(batch); // U8 [250, 256, 256, 3], ...
+ * } finally {
+ *   await images.close();
+ * }
+ */
+export async function openNpzArray(path: string, name: string, options: OpenNpzArrayOptions = {}): Promise<NpzArrayReader> {
+  const source = options.source ?? path;
+  const checkCrc = options.checkCrc ?? true;
+  const fh = await open(path, 'r');
+  try {
+    const entries = await readZipDirectoryFile(fh, (await fh.stat()).size, source);
+    const [[key, entry]] = selectNpzEntries(entries, { names: [name] }, source);
+    const { header, headerBytes } = await readMemberHeader(fh, entry, source);
+    return new FileNpzArrayReader(fh, entry, npzMemberInfo(key, entry, header), headerBytes, source, checkCrc);
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+class FileNpzArrayReader implements NpzArrayReader {
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly rows: number;
+  private readonly rowShape: number[];
+  private readonly rowBytes: number;
+  private readonly memberSource: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Stored members: CRC of the member bytes [0, crcAt) read in order so far. */
+  private crc: number;
+  private crcAt: number;
+  private whole?: RawTensor;
+  private closed = false;
+  /** Deflated members: the inflating cursor, positioned where the last read ended. */
+  private cursor?: ZipEntryCursor;
+
+  constructor(
+    private readonly fh: Handle,
+    private readonly entry: ZipEntry,
+    readonly info: NpzMember,
+    headerBytes: Uint8Array,
+    private readonly source: string,
+    private readonly checkCrc: boolean,
+  ) {
+    this.dtype = info.dtype;
+    this.shape = info.shape;
+    this.rows = info.shape.length > 0 ? info.shape[0] : 0;
+    this.rowShape = info.shape.slice(1);
+    this.rowBytes = numel(this.rowShape) * info.itemSize;
+    this.memberSource = `${source}: "${entry.name}"`;
+    this.crc = checkCrc && entry.method === 0 ? crc32(headerBytes) : 0;
+    this.crcAt = headerBytes.length;
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  readRows(start: number, count: number): Promise<RawTensor> {
+    return this.serial(() => this.rowsNow(start, count));
+  }
+
+  readAll(): Promise<RawTensor> {
+    return this.serial(async () => {
+      if (this.info.shape.length === 0 || this.info.fortranOrder) return this.loadWhole();
+      return this.rowsNow(0, this.rows);
+    });
+  }
+
+  async *batches(rowsPerBatch: number): AsyncGenerator<RawTensor, void, undefined> {
+    if (!(Number.isSafeInteger(rowsPerBatch) && rowsPerBatch > 0)) throw new RangeError(`rowsPerBatch must be a positive integer, got ${rowsPerBatch}`);
+    if (this.info.shape.length === 0) throw new RangeError(`${this.memberSource}: a 0-d array has no rows; use readAll()`);
+    for (let start = 0; start < this.rows; start += rowsPerBatch) yield await this.readRows(start, Math.min(rowsPerBatch, this.rows - start));
+  }
+
+  private async loadWhole(): Promise<RawTensor> {
+    if (!this.whole) {
+      const bytes = await readEntryFile(this.fh, this.entry, this.source, this.checkCrc);
+      this.whole = readNpy(bytes, this.memberSource);
+    }
+    return this.whole;
+  }
+
+  private async rowsNow(start: number, count: number): Promise<RawTensor> {
+    if (this.closed) throw new Error(`${this.memberSource}: reader is closed`);
+    if (this.info.shape.length === 0) throw new RangeError(`${this.memberSource}: a 0-d array has no rows; use readAll()`);
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(count) && start >= 0 && count >= 0 && start + count <= this.rows)) {
+      throw new RangeError(`${this.memberSource}: rows [${start}, ${start} + ${count}) are outside the array's ${this.rows} rows`);
+    }
+    const shape = [count, ...this.rowShape];
+    if (this.info.fortranOrder) {
+      const whole = await this.loadWhole();
+      const n = numel(this.rowShape);
+      return { dtype: whole.dtype, shape, data: whole.data.slice(start * n, (start + count) * n) };
+    }
+    const from = this.info.dataOffset + start * this.rowBytes;
+    const length = count * this.rowBytes;
+    let bytes: Uint8Array;
+    if (this.entry.method === 0) {
+      bytes = await readRange(this.fh, this.entry.offset + from, length, this.source);
+      if (this.checkCrc && from === this.crcAt) {
+        this.crc = crc32(bytes, this.crc);
+        this.crcAt += length;
+        if (this.crcAt === this.entry.size && this.crc !== this.entry.crc32) {
+          fail(this.source, `zip: CRC-32 mismatch in "${this.entry.name}": data are corrupt`);
+        }
+      }
+    } else {
+      if (!this.cursor || this.cursor.position > from) {
+        await this.cursor?.cancel();
+        this.cursor = entryCursor(this.fh, this.entry, this.source, this.checkCrc);
+      }
+      await this.cursor.skip(from - this.cursor.position);
+      bytes = await this.cursor.read(length);
+      if (this.cursor.position === this.entry.uncompressedSize) await this.cursor.finish();
+    }
+    return decodeNpyData(this.info, bytes, this.memberSource, shape);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.cursor?.cancel();
+    await this.fh.close();
+  }
 }
