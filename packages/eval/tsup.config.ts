@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { packageOptions } from '../../tsup.shared';
 
-export default defineConfig(packageOptions());
+// Two entries: the browser-safe main one and `./node` with the npz file helpers (node:fs).
+export default defineConfig(packageOptions({ entry: ['src/index.ts', 'src/node.ts'] }));

@@ -46,12 +46,15 @@ export interface Fixture {
   tolerance(output?: string): Tolerance;
 }
 
-/** Loads fixture case `caseName` (the `NAME` of `NAME.json`). */
+/** Loads fixture case `caseName` (the `NAME` of `NAME.json`; may name a sub-folder, e.g. `eval/inception_score`, whose JSON's paths are relative to it). */
 export function loadFixture(caseName: string): Fixture {
   const path = join(fixturesDir(), `${caseName}.json`);
   if (!existsSync(path)) throw new Error(`fixture ${path} not found (set SVG_FIXTURES?)`);
   const json = JSON.parse(readFileSync(path, 'utf8'));
-  const ioFile = typeof json.io === 'string' ? json.io : existsSync(join(fixturesDir(), `${caseName}.io.safetensors`)) ? `${caseName}.io.safetensors` : null;
+  // Paths inside a case's JSON are relative to the case's own folder (e.g. `eval/` for 'eval/frechet_distance_d64').
+  const folder = dirname(caseName);
+  const local = (file: string) => (folder === '.' ? file : join(folder, file));
+  const ioFile = typeof json.io === 'string' ? local(json.io) : existsSync(join(fixturesDir(), `${caseName}.io.safetensors`)) ? `${caseName}.io.safetensors` : null;
   const io = ioFile ? loadSafetensorsFixture(ioFile) : new Map<string, RawTensor>();
   return {
     json,
@@ -60,7 +63,7 @@ export function loadFixture(caseName: string): Fixture {
       if (!json.weights) throw new Error(`fixture ${caseName} has no weights`);
       const prefix: string = json.weights.prefix ?? '';
       const out = new Map<string, RawTensor>();
-      for (const [k, v] of loadSafetensorsFixture(json.weights.file)) {
+      for (const [k, v] of loadSafetensorsFixture(local(json.weights.file))) {
         if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
       }
       return out;

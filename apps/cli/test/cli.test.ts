@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,6 +154,60 @@ describe('svg', () => {
     expect(recognised.length).toBeGreaterThanOrEqual(8);
     expect(report.classifierTestAccuracy).toBeGreaterThan(0.9);
     expect(report.frechetSamplesTest).toBeGreaterThan(report.frechetTrainTest); // samples are further from the test images than real images are
+  });
+
+  it('writes an ADM sample batch resumably (a killed run continues to the same file) and evaluates npz batches', async () => {
+    const args = ['sample', '--num', '12', '--batch', '2', '--steps', '10', '--backend', 'wasm'];
+    expect((await svg(...args, '--npz', 'whole.npz')).code).toBe(0);
+    // Kill a second run once it has recorded 2 or more images, then run it again.
+    const child = spawn(process.execPath, [main, ...args, '--npz', 'killed.npz'], { cwd: work, stdio: 'ignore' });
+    const progress = join(work, 'killed.npz.partial.json');
+    for (let i = 0; i < 600 && !(existsSync(progress) && JSON.parse(readFileSync(progress, 'utf8')).rowsDone.arr_0 >= 2); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const changed = await svg('sample', '--num', '12', '--batch', '2', '--steps', '3', '--backend', 'wasm', '--npz', 'killed.npz');
+    expect([changed.code, changed.stderr]).toEqual([2, expect.stringMatching(/killed.npz.partial: was started with other arrays or settings/)]);
+    const again = await svg(...args, '--npz', 'killed.npz');
+    expect(again.code, again.stderr).toBe(0);
+    const resumedFrom = Number(/continuing after (\d+) of 12 images/.exec(again.stdout)?.[1]);
+    expect(resumedFrom).toBeGreaterThanOrEqual(2);
+    expect(resumedFrom).toBeLessThan(12);
+    expect(readFileSync(join(work, 'killed.npz')).equals(readFileSync(join(work, 'whole.npz')))).toBe(true);
+    const done = await svg(...args, '--npz', 'whole.npz');
+    expect([done.code, done.stderr.trim().split('\n').at(-1)]).toEqual([2, 'svg: whole.npz already exists: delete it to sample again, or name another file']);
+
+    expect((await svg('data', 'fashion-mnist', '--npz', '--limit', '300', '--out', 'refs')).code).toBe(0);
+    const judge = join(root, 'packages/model-fashion-mnist/classifier.safetensors');
+    const self = await svg('eval', '--ref', 'refs/test.npz', '--samples', 'refs/test.npz', '--features', judge, '--json', 'self.json', '--backend', 'wasm');
+    expect(self.code, self.stderr).toBe(0);
+    const same = JSON.parse(readFileSync(join(work, 'self.json'), 'utf8'));
+    expect(Math.abs(same.fid)).toBeLessThan(1e-6); // a batch against itself
+    expect([same.precision, same.recall, same.sfid]).toEqual([1, 1, null]);
+    const r = await svg('eval', '--ref', 'refs/test.npz', '--samples', 'whole.npz', '--features', judge, '--json', 'gen.json', '--backend', 'wasm');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/FID +\d+\.\d{3}\n {2}sFID +— .*\n {2}Inception Score +\d/);
+    const gen = JSON.parse(readFileSync(join(work, 'gen.json'), 'utf8'));
+    expect((await svg('eval', '--ref', 'refs/test.npz', '--samples', 'refs/train.npz', '--features', judge, '--json', 'real.json', '--backend', 'wasm')).code).toBe(0);
+    const real = JSON.parse(readFileSync(join(work, 'real.json'), 'utf8'));
+    expect(gen.fid).toBeGreaterThan(real.fid); // 12 samples are further from the test images than 300 real training images
+    expect(readdirSync(join(work, 'refs')).filter((n) => n.endsWith('.activations.safetensors'))).toHaveLength(2); // features cached beside the inputs
+    expect((await svg('eval', '--ref', 'refs/test.npz', '--samples', 'whole.npz', '--features', judge, '--backend', 'wasm')).stdout).toMatch(/\(features from the cache\)/);
+
+    writeFileSync(join(work, 'junk.npz'), 'not an archive');
+    const bad: [string[], RegExp][] = [
+      [['eval', '--ref', 'refs/test.npz', '--samples', 'junk.npz', '--features', judge], /junk.npz: .*zip/],
+      [['eval', '--ref', 'refs/test.npz', '--samples', 'missing.npz', '--features', judge], /sample batch not found: missing.npz/],
+      [['eval', '--ref', join(fixturesDir(), 'eval/npz/stats_compressed.npz'), '--samples', 'whole.npz', '--features', judge], /no image array arr_0 \(arrays: /],
+      [['eval', '--ref', 'refs/test.npz', '--samples', 'whole.npz'], /FID needs pytorch-fid's Inception weights: --inception/],
+      [['eval', '--ref', 'refs/test.npz', '--samples', 'whole.npz', '--inception', judge], /missing .*Conv2d_1a_3x3/],
+      [['eval', '--ref', 'refs/test.npz'], /--ref and --samples go together/],
+      [['sample', '--num', '4', '--npz', 'x.png'], /--npz must name a .npz file/],
+    ];
+    for (const [a, message] of bad) {
+      const b = await svg(...a, '--backend', 'wasm');
+      expect(b.code, `${a.join(' ')}: ${b.stderr}`).toBe(2);
+      expect(b.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:') && !l.startsWith('loaded ')), a.join(' ')).toEqual([expect.stringMatching(message)]);
+    }
   });
 
   it('answers bad input with one line and exit code 2', async () => {

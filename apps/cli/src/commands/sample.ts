@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { writeFileAtomic } from '@svg/weights/node';
+import { NpzFileWriter, writeFileAtomic } from '@svg/weights/node';
 import { dirname, join } from 'node:path';
 import { ClassLookupError, encodePng, findClass } from '@svg/data-imagenet';
 import { loadDiTFile } from '@svg/dit/node';
@@ -25,6 +26,7 @@ export const sampleCommand = defineCommand({
     'svg sample --dit dit-xl.safetensors --autoencoder svg-autoencoder.safetensors --classes 207,360 --out grid.png',
     'svg sample --dit 0400000.pt --autoencoder last.ckpt --config example_svg_autoencoder_vitsp.yaml --class-names "golden retriever,tabby cat" --out-dir samples',
     'svg sample --dit dit.safetensors --autoencoder ae.safetensors --sampler heun --steps 50 --cfg-mode late --seed 7',
+    'svg sample --num 10000 --npz samples.npz --batch 100   # an ADM sample batch for svg eval (run again to continue)',
   ],
   options: {
     model: { type: 'string' },
@@ -42,7 +44,9 @@ export const sampleCommand = defineCommand({
     'guidance-interval': { type: 'string' },
     seed: { type: 'string', default: '0' },
     batch: { type: 'string', default: '4' },
-    out: { type: 'string', default: 'samples.png' },
+    num: { type: 'string' },
+    npz: { type: 'string' },
+    out: { type: 'string' },
     scale: { type: 'string', default: '1' },
     'out-dir': { type: 'string' },
     ...backendOption,
@@ -63,7 +67,9 @@ export const sampleCommand = defineCommand({
     'guidance-interval': 'apply guidance only for t in lo,hi (e.g. 0.1,0.9)',
     seed: 'image i uses noise seed seed+i (default 0)',
     batch: 'images per forward pass (default 4)',
-    out: 'grid PNG, 4 images per row (default samples.png)',
+    num: 'sample this many images, cycling through the classes (image i: class i mod classes; default: one per class)',
+    npz: 'write the images as an ADM sample batch (arr_0 uint8 [N,H,W,3], arr_1 int64 labels) for svg eval; a killed run continues when run again',
+    out: 'grid PNG, 4 images per row (default samples.png; not written with --npz unless named)',
     'out-dir': 'also write one PNG per image into this folder',
     scale: 'enlarge the grid PNG this many times, nearest neighbour (default 1; e.g. 4 for 32×32 samples)',
     ...backendHelp,
@@ -86,16 +92,23 @@ export const sampleCommand = defineCommand({
     }
     const explicit = { steps: intOption(values, 'steps', 1, 10_000), cfg: numberOption(values, 'cfg'), shift: numberOption(values, 'shift') };
     const guidanceInterval = parseInterval(values['guidance-interval'] as string | undefined);
-    const out = values.out as string;
+    const npz = values.npz as string | undefined;
+    const out = (values.out as string | undefined) ?? (npz ? undefined : 'samples.png');
     const outDir = values['out-dir'] as string | undefined;
+    const num = intOption(values, 'num', 1, 100_000_000);
+    if (npz && !npz.endsWith('.npz')) throw new CliError(`--npz must name a .npz file, got "${npz}"`);
     const ditPath = useModel ? null : requireFile(requireString(values, 'dit', 'sample'), 'DiT checkpoint');
     const aePath = useModel ? null : requireString(values, 'autoencoder', 'sample');
     // Output folders first: a missing folder must not cost a whole sampling run.
-    await mkdir(dirname(out), { recursive: true });
+    if (out) await mkdir(dirname(out), { recursive: true });
+    if (npz) {
+      if (existsSync(npz) && !existsSync(`${npz}.partial`)) throw new CliError(`${npz} already exists: delete it to sample again, or name another file`);
+      await mkdir(dirname(npz), { recursive: true });
+    }
     if (outDir) await mkdir(outDir, { recursive: true });
 
     const manifest: ModelManifest | null = modelDir ? await readModelManifest(modelDir) : null;
-    const classes = parseClasses(values.classes as string | undefined, values['class-names'] as string | undefined, manifest);
+    const chosen = parseClasses(values.classes as string | undefined, values['class-names'] as string | undefined, manifest);
 
     await startBackend(values.backend);
     let dit, decoder, stats: LatentStats | null;
@@ -106,9 +119,14 @@ export const sampleCommand = defineCommand({
       decoder = await loadAutoencoderOption(values, 'sample', true);
       stats = values['no-stats'] ? null : values.stats ? await readStatsFile(values.stats as string) : loadLatentStats();
     }
-    if (classes.some((c) => c >= dit.config.numClasses)) {
-      throw new CliError(`class index ${Math.max(...classes)} is out of range: this DiT knows ${dit.config.numClasses} classes`);
+    if (chosen.some((c) => c >= dit.config.numClasses)) {
+      throw new CliError(`class index ${Math.max(...chosen)} is out of range: this DiT knows ${dit.config.numClasses} classes`);
     }
+    // --num without classes: balanced over all the DiT's classes (sample_ddp.py style sample batches).
+    const cycle = num !== undefined && values.classes === undefined && values['class-names'] === undefined && !manifest
+      ? Array.from({ length: dit.config.numClasses }, (_, k) => k)
+      : chosen;
+    const classes = num === undefined ? chosen : Array.from({ length: num }, (_, i) => cycle[i % cycle.length]);
     const defaults = { ...SAMPLE_DEFAULTS, ...(manifest?.sampling ?? {}) };
     const settings = {
       steps: explicit.steps ?? defaults.steps,
@@ -120,6 +138,11 @@ export const sampleCommand = defineCommand({
     };
     const className = (k: number) => (manifest ? manifest.classes[k] : findClass(k).name);
 
+    const source: Record<string, string> = modelDir ? { model: manifest!.name } : { dit: ditPath!, autoencoder: aePath! };
+    if (npz) {
+      await writeSampleBatch(npz, { dit, decoder, stats, classes, seed, batch, settings, source });
+      if (!out && !outDir) return;
+    }
     const images: GeneratedImage[] = [];
     const bar = new ProgressBar('sampling', Math.ceil(classes.length / batch) * settings.steps, 'step');
     for (let start = 0; start < classes.length; start += batch) {
@@ -130,12 +153,13 @@ export const sampleCommand = defineCommand({
       });
       images.push(...chunk);
     }
-    const source: Record<string, string> = modelDir ? { model: manifest!.name } : { dit: ditPath!, autoencoder: aePath! };
     const text = { software: 'svg-ts', ...generationSettings({ dit, decoder, stats, classes, ...settings }), ...source };
-    const grid = imageGrid(images, { columns: classes.length <= 10 ? classes.length : Math.ceil(Math.sqrt(classes.length)), scale });
     const names = classes.map(className).join(', ');
-    await writeFileAtomic(out, await encodePng({ ...grid, channels: 3 }, { ...text, classes: classes.join(','), 'class names': names, seed: String(seed) }));
-    console.log(`wrote ${out} (${images.length} images, ${grid.width}×${grid.height}): ${names}`);
+    if (out) {
+      const grid = imageGrid(images, { columns: classes.length <= 10 ? classes.length : Math.ceil(Math.sqrt(classes.length)), scale });
+      await writeFileAtomic(out, await encodePng({ ...grid, channels: 3 }, { ...text, classes: classes.join(','), 'class names': names, seed: String(seed) }));
+      console.log(`wrote ${out} (${images.length} images, ${grid.width}×${grid.height}): ${names}`);
+    }
     if (outDir) {
       for (const [i, im] of images.entries()) {
         const name = join(outDir, `${String(i).padStart(3, '0')}_class${im.classIndex}_seed${im.seed}.png`);
@@ -145,6 +169,63 @@ export const sampleCommand = defineCommand({
     }
   },
 });
+
+/**
+ * Samples `classes.length` images into an ADM sample batch (`arr_0` images, `arr_1` labels), batch by batch.
+ * Image i always has class `classes[i]` and noise seed `seed + i`, so a run continued after a kill writes the same
+ * file as an uninterrupted one; a run with other settings refuses to continue the unfinished file.
+ */
+async function writeSampleBatch(
+  path: string,
+  job: { dit: GenerateOptions['dit']; decoder: GenerateOptions['decoder']; stats: LatentStats | null; classes: number[]; seed: number; batch: number; settings: Omit<GenerateOptions, 'dit' | 'decoder' | 'stats' | 'classes' | 'seed'>; source: Record<string, string> },
+): Promise<void> {
+  const { dit, decoder, stats, classes, seed, batch, settings } = job;
+  const first = await generateImages({ dit, decoder, stats, classes: classes.slice(0, 1), seed, ...settings, steps: 1 });
+  const { width, height } = first[0];
+  const n = classes.length;
+  const meta = { ...job.source, ...generationSettings({ dit, decoder, stats, classes: [], ...settings }), seed, classes: hashLabels(classes) };
+  let writer: NpzFileWriter;
+  try {
+    writer = await NpzFileWriter.create(path, [
+      { name: 'arr_0', dtype: 'U8', shape: [n, height, width, 3] },
+      { name: 'arr_1', dtype: 'I64', shape: [n] },
+    ], { resume: true, meta });
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  if (writer.rowsDone.arr_1 < n) await writer.writeRows('arr_1', 0, BigInt64Array.from(classes, (c) => BigInt(c)));
+  const from = writer.rowsDone.arr_0;
+  if (from > 0) console.log(`${path}: continuing after ${from} of ${n} images`);
+  const bar = new ProgressBar('sampling', n, 'img');
+  bar.update(from);
+  try {
+    for (let start = from; start < n; start += batch) {
+      const chunk = await generateImages({ dit, decoder, stats, classes: classes.slice(start, start + batch), seed: seed + start, ...settings });
+      const pixels = new Uint8Array(chunk.length * height * width * 3);
+      chunk.forEach((im, i) => pixels.set(im.pixels, i * height * width * 3));
+      await writer.writeRows('arr_0', start, pixels);
+      bar.update(start + chunk.length);
+    }
+    await writer.finish();
+  } catch (e) {
+    await writer.close().catch(() => undefined);
+    throw e;
+  }
+  console.log(`wrote ${path}: ${n} images ${height}×${width}, labels ${describeLabels(classes)}`);
+}
+
+/** A short fingerprint of the label sequence (the settings check of a resumed sample batch). */
+function hashLabels(classes: number[]): string {
+  let h = 0x811c9dc5;
+  for (const c of classes) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return `${classes.length}:${h.toString(16)}`;
+}
+
+function describeLabels(classes: number[]): string {
+  const distinct = new Set(classes).size;
+  const [lo, hi] = [Math.floor(classes.length / distinct), Math.ceil(classes.length / distinct)];
+  return `${distinct} classes, ${lo === hi ? lo : `${lo}–${hi}`} each`;
+}
 
 function parseClasses(indices: string | undefined, names: string | undefined, manifest: ModelManifest | null): number[] {
   if (indices && names) throw new CliError('give --classes or --class-names, not both');
