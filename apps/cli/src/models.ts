@@ -4,7 +4,7 @@ import { type SvgAutoencoder, loadSvgAutoencoder } from '@svg/autoencoder';
 import type { DiT } from '@svg/dit';
 import { loadDiTFile } from '@svg/dit/node';
 import type { LatentStats } from '@svg/flow';
-import { MODEL_MANIFEST, type ModelManifest, parseModelManifest } from '@svg/generate';
+import { type GeneratorParts, GeneratorMismatchError, MODEL_MANIFEST, type ModelManifest, checkGeneratorParts, parseModelManifest } from '@svg/generate';
 import { MODEL_DIR } from '@svg/model-fashion-mnist';
 import type { RawTensor } from '@svg/weights';
 import { readSafetensorsFile } from '@svg/weights/node';
@@ -32,7 +32,31 @@ export async function loadAutoencoderOption(values: Record<string, unknown>, com
   if (config) requireFile(config, 'config');
   const dinov3 = values.dinov3 as string | undefined;
   if (dinov3) requireFile(dinov3, 'DINOv3 weights');
-  return timedLoad('autoencoder', path, () => loadSvgAutoencoder(path, { decoderOnly, config, dinov3 }));
+  return timedLoad('autoencoder', path, async () => {
+    try {
+      return await loadSvgAutoencoder(path, { decoderOnly, config, dinov3 });
+    } catch (e) {
+      throw new Error(describeMismatch(e, config));
+    }
+  });
+}
+
+/**
+ * A state dict that does not fit the autoencoder, said briefly: without --config the file is most likely an SVG
+ * autoencoder trained with another config, and a few mismatches show what differs better than 121 of them.
+ */
+function describeMismatch(e: unknown, config: string | undefined): string {
+  const m = e as { name?: string; message?: string; mismatched?: unknown; missing?: unknown; unexpected?: unknown };
+  if (m?.name !== 'StateDictMismatchError' || !Array.isArray(m.mismatched)) return (e as Error).message;
+  const mismatched = m.mismatched as string[];
+  const missing = Array.isArray(m.missing) ? (m.missing as string[]) : [];
+  const unexpected = Array.isArray(m.unexpected) ? (m.unexpected as string[]) : [];
+  const few = (label: string, keys: string[]) => (keys.length ? `${keys.length} ${label} (${keys.slice(0, 3).join('; ')}${keys.length > 3 ? '; ...' : ''})` : null);
+  const detail = [few('shape mismatches', mismatched), few('missing keys', missing), few('unexpected keys', unexpected)].filter(Boolean).join(', ');
+  if (!config && mismatched.length > 0) {
+    return `this looks like an SVG autoencoder with a different config: pass --config <its yaml> (against the default ViT-S/16+ config: ${detail})`;
+  }
+  return `the weights do not fit ${config ? `the config ${config}` : 'the default ViT-S/16+ config'}: ${detail}`;
 }
 
 /** Runs a model load, turning any failure into one line that names the file. */
@@ -100,9 +124,16 @@ export async function readStatsFile(path: string): Promise<LatentStats<RawTensor
 }
 
 function checkModelParts(dir: string, manifest: ModelManifest, dit: DiT, ae: SvgAutoencoder, stats: LatentStats<RawTensor> | null): void {
-  const c = dit.config.inChannels;
-  if (ae.latentChannels !== c) throw new CliError(`${dir}: the DiT makes ${c}-channel latents but the autoencoder decodes ${ae.latentChannels} channels`);
-  const statsChannels = stats ? stats.mean.shape.reduce((a, b) => a * b, 1) : c;
-  if (statsChannels !== c) throw new CliError(`${dir}: the latent statistics have ${statsChannels} channels, the DiT ${c}`);
   if (manifest.classes.length !== dit.config.numClasses) throw new CliError(`${dir}: svg-model.json names ${manifest.classes.length} classes, the DiT has ${dit.config.numClasses}`);
+  checkParts(dir, { dit, decoder: ae, stats });
+}
+
+/** Checks that a DiT, decoder and latent statistics belong together (before any sampling), as one CLI line. */
+export function checkParts(context: string, parts: GeneratorParts): void {
+  try {
+    checkGeneratorParts(parts);
+  } catch (e) {
+    if (e instanceof GeneratorMismatchError) throw new CliError(`${context}: ${e.message}`);
+    throw e;
+  }
 }

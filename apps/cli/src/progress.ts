@@ -22,9 +22,10 @@ export class ProgressBar {
     }
     const elapsed = (now - this.start) / 1000;
     const rate = elapsed > 0 ? (done - this.first) / elapsed : 0;
-    const eta = rate > 0 ? (this.total - done) / rate : Infinity;
+    const eta = rate > 0 ? Math.max(0, this.total - done) / rate : Infinity;
     const width = 24;
-    const filled = Math.round((done / this.total) * width);
+    // Adaptive samplers (dopri5) may take more steps than planned: the bar stays full, never overflows.
+    const filled = Math.min(width, Math.max(0, Math.round((done / this.total) * width)));
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     const line = `${this.label} ${bar} ${done}/${this.total} ${formatRate(rate, this.unit)} ETA ${formatTime(eta)}${extra ? ` ${extra}` : ''}`;
     if (tty) process.stderr.write(`\r${line}\x1b[K${done >= this.total ? '\n' : ''}`);

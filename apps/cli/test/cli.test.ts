@@ -211,7 +211,8 @@ describe('svg', () => {
   });
 
   it('answers bad input with one line and exit code 2', async () => {
-    const cases: [string[], RegExp][] = [
+    const tinyAe = ['--autoencoder', tiny.ae, '--config', tiny.config];
+    const cases: [string[], RegExp, string?][] = [
       [['convert', 'missing.pth', 'out.safetensors'], /^svg: checkpoint not found: missing.pth$/],
       [['inspect', '/etc/hostname'], /^svg: \/etc\/hostname: not a safetensors, torch zip or torch legacy/],
       [['sample', '--classes', '-1'], /^svg: --classes needs a value \(write a value that starts with "-" as --classes=<value>\)/],
@@ -228,13 +229,35 @@ describe('svg', () => {
       [['stats', join(work, 'no-such-folder'), '--autoencoder', tiny.ae], /does not exist/],
       [['train', 'autoencoder', '--config', join(root, 'configs/tiny-dit-fashion-mnist.yaml')], /is a DiT config, not an autoencoder config/],
       [['train', 'gan', '--config', 'x.yaml'], /expected "svg train dit", "svg train autoencoder" or "svg train classifier"/],
+      // Parts that do not belong together fail before sampling (issue #18), and leave no file behind.
+      [['sample', '--dit', join(fixturesDir(), 'checkpoints/dit_ema_step.pt'), ...tinyAe, '--classes', '1', '--out', 'bad-channels.png'],
+        /the DiT makes 8-channel latents but the decoder takes 392 channels/, 'bad-channels.png'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--stats', join(root, 'packages/model-fashion-mnist/stats.safetensors'), '--classes', '1', '--out', 'bad-stats.png'],
+        /the latent statistics have 40 channels but the DiT makes 392-channel latents/, 'bad-stats.png'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--cfg-mode', 'late', '--sampler', 'dopri5', '--out', 'bad-mode.png'], /^svg: --cfg-mode late follows the step index, which the adaptive dopri5 sampler has not/, 'bad-mode.png'],
+      [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--classes', '1', '--out', 'bad-config.png'],
+        /cannot load the autoencoder: this looks like an SVG autoencoder with a different config: pass --config <its yaml> \(against the default ViT-S\/16\+ config: 121 shape mismatches \(decoder\.conv_in\.weight: expected \[512,392,3,3\], got \[64,392,3,3\];[^;]*;[^;]*; \.\.\.\)/, 'bad-config.png'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--out', 'grid.jpg'], /^svg: --out must name a \.png file \(the grid is written as PNG\), got "grid\.jpg"$/, 'grid.jpg'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--out-dir', 'one.png'], /^svg: --out-dir names a folder/, 'one.png'],
+      [['encode', join(photos, 'coffee.png'), ...tinyAe, '--out', 'latents.png'], /^svg: --out must name a \.safetensors file/, 'latents.png'],
+      [['convert', join(fixturesDir(), 'checkpoints/dit_ema_step.pt'), 'bogus.safetensors', '--key', 'bogus'], /dit_ema_step\.pt: no entry "bogus" for --key \(the file holds: ema, step\)$/, 'bogus.safetensors'],
+      [['convert', join(fixturesDir(), 'checkpoints/dit_plain.pt'), 'plain.safetensors', '--key', 'ema'], /the file is a plain state dict \(40 tensors, no entries to choose from\): leave out --key$/, 'plain.safetensors'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--cfg=', '--out', 'cfg-empty.png'], /^svg: --cfg must be a finite number in \[0, 100\], got ""$/, 'cfg-empty.png'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--cfg', '1e308', '--out', 'cfg-huge.png'], /^svg: --cfg must be a number in \[0, 100\], got "1e308"$/, 'cfg-huge.png'],
+      [['sample', '--shift', 'Infinity', '--out', 'shift.png'], /^svg: --shift must be a finite number in \[0, 1000\], got "Infinity"$/, 'shift.png'],
+      [['eval', '--cfg', '', '--num', '10'], /^svg: --cfg must be a finite number in \[0, 100\], got ""$/],
     ];
-    for (const [args, message] of cases) {
+    for (const [args, message, output] of cases) {
       const r = await svg(...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:') && !l.startsWith('loaded '));
       expect(lines, args.join(' ')).toHaveLength(1);
       expect(lines[0]).toMatch(message);
+      if (output) expect(existsSync(join(work, output)), `${args.join(' ')} left ${output}`).toBe(false);
     }
+    // A DiT whose head count is not in its weights: inspect says what it knows and what it cannot infer, no stack.
+    const noHeads = await svg('inspect', join(fixturesDir(), 'dit_noqknorm.weights.safetensors'));
+    expect([noHeads.code, noHeads.stderr]).toEqual([0, '']);
+    expect(noHeads.stdout).toMatch(/model: SVG DiT \(hidden 64, depth 2, heads unknown, 1000 classes, 16×16 tokens of 392\); the head count cannot be inferred/);
   });
 });

@@ -4,7 +4,7 @@ import { LdmDecoder } from '@svg/autoencoder';
 import { createDiT } from '@svg/dit';
 import { denormalizeLatent, loadLatentStats, seededNormal } from '@svg/flow';
 import { SeededRandom, initBackend, setInitSeed } from '@svg/nn';
-import { generateImages, generationSettings, imageGrid } from './index';
+import { GeneratorMismatchError, checkGeneratorParts, generateImages, generationSettings, imageGrid } from './index';
 
 const decoderConfig = { z_channels: 392, resolution: 32, out_ch: 3, ch: 32, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [], dropout: 0 };
 
@@ -67,6 +67,21 @@ describe('generateImages', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(steps.length).toBe(3);
     await expect(generateImages({ dit, decoder, stats: null, classes: [10] })).rejects.toThrow(/class index 10 is outside 0..9/);
+  });
+
+  it('refuses parts that do not belong together before the first step', async () => {
+    const { dit, decoder } = tinyModels();
+    const steps: number[] = [];
+    const onStep = ({ step }: { step: number }) => void steps.push(step);
+    const narrowDecoder = { ...decoder, latentChannels: 8 };
+    await expect(generateImages({ dit, decoder: narrowDecoder, stats: null, classes: [0], steps: 2, onStep })).rejects.toThrow(
+      /the DiT makes 392-channel latents but the decoder takes 8 channels/,
+    );
+    const stats = { mean: new Float32Array(8), std: new Float32Array(8).fill(1) };
+    await expect(generateImages({ dit, decoder, stats, classes: [0], steps: 2, onStep })).rejects.toThrow(/latent statistics have 8 channels but the DiT makes 392-channel latents/);
+    expect(steps).toEqual([]);
+    expect(() => checkGeneratorParts({ dit, decoder: 392, stats: loadLatentStats(), classNames: ['a', 'b'] })).toThrow(GeneratorMismatchError);
+    expect(() => checkGeneratorParts({ dit, decoder: 392, stats: loadLatentStats(), classNames: Array.from({ length: 10 }, String) })).not.toThrow();
   });
 
   it('can be cancelled', async () => {

@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DiT } from '@svg/dit';
 import { type LatentStats, type SolverName, SAMPLE_DEFAULTS, denormalizeLatent, sample, seededNormal } from '@svg/flow';
+import { checkGeneratorParts } from './compat';
 
 /** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
 export interface LatentDecoder {
   decode(latent: tf.Tensor4D): tf.Tensor4D;
+  /** Latent channels the decoder takes (an `SvgAutoencoder` has it); checked against the DiT before sampling. */
+  readonly latentChannels?: number;
 }
 
 export interface GenerateOptions {
@@ -57,6 +60,8 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
   const { dit, decoder, stats, classes } = options;
   const seed = options.seed ?? 0;
   const { numClasses, inChannels } = dit.config;
+  // Mismatched parts must fail before the sampling steps, not after them.
+  checkGeneratorParts({ dit, decoder, stats });
   for (const c of classes) {
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`class index ${c} is outside 0..${numClasses - 1}`);
   }

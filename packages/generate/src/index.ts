@@ -3,5 +3,6 @@
  * command) and in the browser (the sampler page).
  */
 export { type GenerateOptions, type GeneratedImage, type LatentDecoder, generateImages, generationSettings } from './generate';
+export { type GeneratorParts, GeneratorMismatchError, checkGeneratorParts, statsChannels } from './compat';
 export { type GridOptions, imageGrid } from './grid';
 export { MODEL_MANIFEST, type ModelManifest, findClassName, parseModelManifest } from './manifest';

@@ -7,7 +7,7 @@ import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@svg
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
-import { requireFile } from '../files';
+import { requireFile, requireFolderName, requireOutputExtension } from '../files';
 import { encoderImageSize, pngBytes, psnr, readImages, toRgb8 } from '../images';
 import { autoencoderHelp, autoencoderOptions, loadAutoencoderOption, readModelManifest, timedLoad } from '../models';
 import { ProgressBar } from '../progress';
@@ -21,6 +21,7 @@ export const encodeCommand = defineCommand({
   optionHelp: { ...autoencoderHelp, out: 'output safetensors (tensor "latents", NHWC; metadata lists the images)', ...backendHelp },
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new CliError('no images given (see: svg encode --help)');
+    requireOutputExtension(values.out as string, '.safetensors', 'out', 'latents are written as safetensors');
     await startBackend(values.backend);
     const ae = await loadAutoencoderOption(values, 'encode');
     const { batch } = await readImages(positionals, encoderImageSize(ae));
@@ -44,7 +45,7 @@ export const decodeCommand = defineCommand({
   optionHelp: { ...autoencoderHelp, out: 'output folder', key: 'tensor name in the file (default latents)', ...backendHelp },
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new CliError('expected one latents file (see: svg decode --help)');
-    const outDir = requireString(values, 'out', 'decode');
+    const outDir = requireFolderName(requireString(values, 'out', 'decode'), 'out');
     const input = requireFile(positionals[0], 'latents file');
     const { tensors } = await readSafetensorsFile(input).catch((e: Error) => {
       throw new CliError(e.message);
@@ -87,6 +88,7 @@ export const reconstructCommand = defineCommand({
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new CliError('no images given (see: svg reconstruct --help)');
     const outDir = values.out as string | undefined;
+    if (outDir) requireFolderName(outDir, 'out');
     const batchSize = intOption(values, 'batch', 1, 1024)!;
     const paths: string[] = [];
     for (const p of positionals) {

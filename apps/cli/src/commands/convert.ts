@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { type FloatDType, castTensor, findStateDict, stripPrefix, WeightsFormatError } from '@svg/weights';
+import { type FloatDType, castTensor, findStateDict, isStateDict, stripPrefix, WeightsFormatError } from '@svg/weights';
 import { readCheckpointFile, writeSafetensorsFile } from '@svg/weights/node';
 import { CliError } from '../cli-error';
 import { defineCommand } from '../command';
@@ -46,7 +46,7 @@ export const convert = defineCommand({
     const key = values.key as string | undefined;
     let sd;
     try {
-      sd = findStateDict(checkpoint, key ? [key] : undefined);
+      sd = key ? stateDictAtKey(checkpoint, key) : findStateDict(checkpoint);
     } catch (e) {
       throw new CliError(`${input}: ${(e as Error).message}`);
     }
@@ -59,3 +59,35 @@ export const convert = defineCommand({
   },
 });
 
+function entriesOf(x: unknown): [string, unknown][] | null {
+  if (x instanceof Map) return [...x.entries()].map(([k, v]) => [String(k), v]);
+  if (typeof x === 'object' && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x) && Object.getPrototypeOf(x) === Object.prototype) return Object.entries(x);
+  return null;
+}
+
+/**
+ * The state dict under an explicitly named `--key`: the entry of that name (at the top level, else in a nested
+ * dict, as `{model: {state_dict: ...}}`), never a silent fallback to another entry or to the whole file.
+ */
+function stateDictAtKey(checkpoint: unknown, key: string): ReturnType<typeof findStateDict> {
+  const top = entriesOf(checkpoint);
+  if (isStateDict(checkpoint)) throw new CliError(`--key ${key}: the file is a plain state dict (${top?.length ?? 0} tensors, no entries to choose from): leave out --key`);
+  const find = (x: unknown, depth: number): { value: unknown } | null => {
+    const entries = entriesOf(x);
+    if (!entries || depth > 4 || isStateDict(x)) return null;
+    const hit = entries.find(([k]) => k === key);
+    if (hit) return { value: hit[1] };
+    for (const [, v] of entries) {
+      const inner = find(v, depth + 1);
+      if (inner) return inner;
+    }
+    return null;
+  };
+  const found = find(checkpoint, 0);
+  if (!found) throw new CliError(`no entry "${key}" for --key (the file holds: ${top?.map(([k]) => k).join(', ') || 'no named entries'})`);
+  try {
+    return findStateDict(found.value);
+  } catch {
+    throw new CliError(`entry "${key}" holds no tensors (the file holds: ${top?.map(([k]) => k).join(', ')})`);
+  }
+}

@@ -30,7 +30,13 @@ export const inspect = defineCommand({
     if (entries.length > limit) console.log(`... ${entries.length - limit} more (--all to list them)`);
     const params = entries.reduce((n, [, t]) => n + t.shape.reduce((a, b) => a * b, 1), 0);
     console.log(`${entries.length} tensors, ${(params / 1e6).toFixed(2)} M values`);
-    console.log(`model: ${detectModel(sd)}`);
+    let model: string;
+    try {
+      model = detectModel(sd);
+    } catch (e) {
+      model = `not recognised (${(e as Error).message.split('\n')[0]})`;
+    }
+    console.log(`model: ${model}`);
   },
 });
 

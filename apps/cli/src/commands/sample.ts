@@ -4,13 +4,13 @@ import { NpzFileWriter, writeFileAtomic } from '@svg/weights/node';
 import { dirname, join } from 'node:path';
 import { ClassLookupError, encodePng, findClass } from '@svg/data-imagenet';
 import { loadDiTFile } from '@svg/dit/node';
-import { type LatentStats, SAMPLE_DEFAULTS, SOLVERS, loadLatentStats, parseCfgMode } from '@svg/flow';
+import { type LatentStats, SAMPLE_DEFAULTS, SOLVERS, formatCfgMode, isStepIndexed, loadLatentStats, parseCfgMode } from '@svg/flow';
 import { type GenerateOptions, type GeneratedImage, type ModelManifest, findClassName, generateImages, generationSettings, imageGrid } from '@svg/generate';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
-import { backendHelp, backendOption, defineCommand, intOption, numberOption, requireString } from '../command';
-import { requireFile } from '../files';
-import { DEFAULT_MODEL_DIR, autoencoderHelp, autoencoderOptions, loadAutoencoderOption, loadModelFolder, readModelManifest, readStatsFile, timedLoad } from '../models';
+import { MAX_CFG, backendHelp, backendOption, defineCommand, intOption, numberOption, requireString } from '../command';
+import { requireFile, requireFolderName, requireOutputExtension } from '../files';
+import { DEFAULT_MODEL_DIR, autoencoderHelp, autoencoderOptions, checkParts, loadAutoencoderOption, loadModelFolder, readModelManifest, readStatsFile, timedLoad } from '../models';
 import { ProgressBar } from '../progress';
 
 /** The class labels of sample_svg.py. */
@@ -85,18 +85,25 @@ export const sampleCommand = defineCommand({
     const sampler = (values.sampler as string | undefined) ?? SAMPLE_DEFAULTS.mode;
     if (!(sampler in SOLVERS)) throw new CliError(`--sampler must be one of ${Object.keys(SOLVERS).join(', ')}, got "${sampler}"`);
     const cfgMode = (values['cfg-mode'] as string | undefined) ?? SAMPLE_DEFAULTS.cfgMode;
+    let schedule;
     try {
-      parseCfgMode(cfgMode);
+      schedule = parseCfgMode(cfgMode);
     } catch (e) {
       throw new CliError(`--cfg-mode: ${(e as Error).message}`);
     }
-    const explicit = { steps: intOption(values, 'steps', 1, 10_000), cfg: numberOption(values, 'cfg'), shift: numberOption(values, 'shift') };
+    const explicit = { steps: intOption(values, 'steps', 1, 10_000), cfg: numberOption(values, 'cfg', 0, MAX_CFG), shift: numberOption(values, 'shift', 0, 1000) };
+    // dopri5 picks its own steps, so a guidance schedule over step indices has nothing to follow (cfg 1: no guidance).
+    if (sampler === 'dopri5' && isStepIndexed(schedule) && explicit.cfg !== 1) {
+      throw new CliError(`--cfg-mode ${formatCfgMode(schedule)} follows the step index, which the adaptive dopri5 sampler has not: use --sampler euler/heun/midpoint/rk4, or --cfg-mode constant or early-X with dopri5`);
+    }
     const guidanceInterval = parseInterval(values['guidance-interval'] as string | undefined);
     const npz = values.npz as string | undefined;
     const out = (values.out as string | undefined) ?? (npz ? undefined : 'samples.png');
     const outDir = values['out-dir'] as string | undefined;
     const num = intOption(values, 'num', 1, 100_000_000);
     if (npz && !npz.endsWith('.npz')) throw new CliError(`--npz must name a .npz file, got "${npz}"`);
+    if (out) requireOutputExtension(out, '.png', 'out', 'the grid is written as PNG');
+    if (outDir) requireFolderName(outDir, 'out-dir');
     const ditPath = useModel ? null : requireFile(requireString(values, 'dit', 'sample'), 'DiT checkpoint');
     const aePath = useModel ? null : requireString(values, 'autoencoder', 'sample');
     // Output folders first: a missing folder must not cost a whole sampling run.
@@ -118,6 +125,7 @@ export const sampleCommand = defineCommand({
       dit = await timedLoad('DiT', ditPath!, () => loadDiTFile(ditPath!));
       decoder = await loadAutoencoderOption(values, 'sample', true);
       stats = values['no-stats'] ? null : values.stats ? await readStatsFile(values.stats as string) : loadLatentStats();
+      checkParts(`${ditPath} with ${aePath}${values.stats ? ` and ${values.stats}` : ''}`, { dit, decoder, stats });
     }
     if (chosen.some((c) => c >= dit.config.numClasses)) {
       throw new CliError(`class index ${Math.max(...chosen)} is out of range: this DiT knows ${dit.config.numClasses} classes`);

@@ -3,6 +3,7 @@ import { scanImageFolder, writeStatsFile } from '@svg/data-imagenet/node';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption } from '../command';
+import { requireOutputExtension } from '../files';
 import { encoderImageSize, readImages } from '../images';
 import { autoencoderHelp, autoencoderOptions, loadAutoencoderOption } from '../models';
 import { ProgressBar } from '../progress';
@@ -24,6 +25,7 @@ export const statsCommand = defineCommand({
     if (positionals.length !== 1) throw new CliError('expected one image folder (see: svg stats --help)');
     const batch = intOption(values, 'batch', 1, 1024)!;
     const limit = intOption(values, 'limit', 1);
+    requireOutputExtension(values.out as string, '.safetensors', 'out', 'the statistics are written as safetensors');
     let samples: readonly Sample[];
     try {
       samples = (await scanImageFolder(positionals[0])).samples;

@@ -1,4 +1,4 @@
-import { type TrainOptions, type TrainProgress, loadTrainConfig, trainAutoencoder, trainClassifier, trainDiT } from '@svg/train';
+import { type ClassifierEval, type TrainOptions, type TrainProgress, loadTrainConfig, trainAutoencoder, trainClassifier, trainDiT } from '@svg/train';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
 import { requireFile } from '../files';
@@ -69,7 +69,8 @@ export const trainCommand = defineCommand({
       const train = { dit: trainDiT, autoencoder: trainAutoencoder, classifier: trainClassifier }[kind];
       const result = await train(options);
       console.log(`${result.stopped} at step ${result.step}; last checkpoint: ${result.checkpoint ?? 'none'}`);
-      if ('eval' in result && result.eval) console.log(`test accuracy: ${(100 * result.eval.testAccuracy).toFixed(2)} % (${result.eval.testImages} images)`);
+      const evaluation = 'eval' in result ? (result.eval as ClassifierEval | null) : null;
+      if (evaluation) console.log(`test accuracy: ${(100 * evaluation.testAccuracy).toFixed(2)} % (${evaluation.testImages} images)`);
     } catch (e) {
       const message = (e as Error).message;
       if (/already has checkpoints|resume|not a .* config|non-finite|NaN/i.test(message)) throw new CliError(message);
