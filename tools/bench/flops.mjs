@@ -5,6 +5,7 @@
  *   ditFlops('S', batch)                      @svg/dit's forwardFlops (one forward)
  *   dinov3Flops('vits16plus', batch, 256)     DINOv3 forwardFeatures at size×size
  *   decoderFlops(ddconfig, batch, 16)         the LDM decoder from a latent side (16 → 256²)
+ *   inceptionFlops(batch)                     pytorch-fid's FID Inception v3 at 299² to pool3 (its convs)
  *   kernelFlops(profile.kernels)              the same rule applied to the kernels tf.profile saw run (a cross-check)
  */
 import { forwardFlops } from '@svg/dit';
@@ -63,6 +64,65 @@ export function decoderFlops(dd, batch, side) {
     }
   }
   total += conv(s * s, c, dd.out_ch, 3);
+  return batch * total;
+}
+
+/**
+ * pytorch-fid's FID Inception v3 on `batch` images of `size`² (299) up to pool3: 2·Hout·Wout·Cin·Cout·kh·kw per
+ * `BasicConv2d` (the layer table of torchvision's Inception3: stem, Mixed_5b..7c; pools and the unused fc are not
+ * counted). 11.42 GFLOP per 299² image = 5.71 G multiply-adds (the "5.7 GFLOPs" usually quoted for Inception v3).
+ */
+export function inceptionFlops(batch, size = 299) {
+  let total = 0;
+  // one conv on an h×w input: returns its output side(s)
+  const conv = ([h, w], cin, cout, k, s = 1, p = 0) => {
+    const [kh, kw] = typeof k === 'number' ? [k, k] : k;
+    const [ph, pw] = typeof p === 'number' ? [p, p] : p;
+    const ho = Math.floor((h + 2 * ph - kh) / s) + 1;
+    const wo = Math.floor((w + 2 * pw - kw) / s) + 1;
+    total += 2 * ho * wo * cin * cout * kh * kw;
+    return [ho, wo];
+  };
+  const pool = ([h, w]) => [Math.floor((h - 3) / 2) + 1, Math.floor((w - 3) / 2) + 1]; // max pool 3, stride 2
+  let x = [size, size];
+  x = conv(conv(conv(x, 3, 32, 3, 2), 32, 32, 3), 32, 64, 3, 1, 1);
+  x = pool(x);
+  x = pool(conv(conv(x, 64, 80, 1), 80, 192, 3));
+  const blockA = (c, poolFeatures) => {
+    conv(x, c, 64, 1);
+    conv(conv(x, c, 48, 1), 48, 64, 5, 1, 2);
+    conv(conv(conv(x, c, 64, 1), 64, 96, 3, 1, 1), 96, 96, 3, 1, 1);
+    conv(x, c, poolFeatures, 1);
+  };
+  blockA(192, 32);
+  blockA(256, 64);
+  blockA(288, 64);
+  const b6a = conv(x, 288, 384, 3, 2); // Mixed_6a (B)
+  conv(conv(conv(x, 288, 64, 1), 64, 96, 3, 1, 1), 96, 96, 3, 2);
+  x = b6a;
+  for (const c7 of [128, 160, 160, 192]) {
+    // Mixed_6b..6e (C), 768 channels in and out
+    conv(x, 768, 192, 1);
+    conv(conv(conv(x, 768, c7, 1), c7, c7, [1, 7], 1, [0, 3]), c7, 192, [7, 1], 1, [3, 0]);
+    let d = conv(x, 768, c7, 1);
+    d = conv(conv(d, c7, c7, [7, 1], 1, [3, 0]), c7, c7, [1, 7], 1, [0, 3]);
+    conv(conv(d, c7, c7, [7, 1], 1, [3, 0]), c7, 192, [1, 7], 1, [0, 3]);
+    conv(x, 768, 192, 1);
+  }
+  const b7a = conv(conv(x, 768, 192, 1), 192, 320, 3, 2); // Mixed_7a (D)
+  conv(conv(conv(conv(x, 768, 192, 1), 192, 192, [1, 7], 1, [0, 3]), 192, 192, [7, 1], 1, [3, 0]), 192, 192, 3, 2);
+  x = b7a;
+  for (const c of [1280, 2048]) {
+    // Mixed_7b, 7c (E)
+    conv(x, c, 320, 1);
+    const t = conv(x, c, 384, 1);
+    conv(t, 384, 384, [1, 3], 1, [0, 1]);
+    conv(t, 384, 384, [3, 1], 1, [1, 0]);
+    const u = conv(conv(x, c, 448, 1), 448, 384, 3, 1, 1);
+    conv(u, 384, 384, [1, 3], 1, [0, 1]);
+    conv(u, 384, 384, [3, 1], 1, [1, 0]);
+    conv(x, c, 192, 1);
+  }
   return batch * total;
 }
 

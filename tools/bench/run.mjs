@@ -18,6 +18,9 @@
  *                  PyTorch: dinov3_torch.py.
  *   decoder        the SVG decoder (LDM decoder, official ddconfig) of one latent [1, 16, 16, 392] → [1, 256, 256, 3].
  *                  PyTorch: autoencoder_torch.py --decode-only.
+ *   inception      pytorch-fid's FID Inception v3 (@svg/eval loadFidInception, the fixture weights
+ *                  shared/fixtures/eval/fid_inception_v3.weights.safetensors) on the fixture's 2 photographs 299×299
+ *                  → pool3 [2, 2048]. FLOPs = inceptionFlops(2). PyTorch: inception_torch.py --batch 2.
  *   dit-XL-sample  memory: a 4-step Euler sample of DiT-XL with CFG at batch 2. Peak RSS while sampling (VmHWM, reset
  *   (dit-S-sample) through /proc/self/clear_refs after the model is built) ÷ (weights + activations), where weights
  *                  + activations = tfjs' peak live tensor bytes during one guided step (tf.profile peakBytes); and
@@ -30,10 +33,10 @@
  * 2048² matmul on this machine, measured at the start and the end of the run (the higher counts): "% of sgemm" =
  * our GFLOP/s ÷ that. ours/PyTorch is the time ratio (> 1: we are slower). Medians: the middle value (mean of the two middle ones for an even count).
  *
- * Flags: --models dit-S,dit-XL,dinov3,decoder,dit-XL-sample (also dit-S-sample)   --backends wasm,cpu,webgpu
+ * Flags: --models dit-S,dit-XL,dinov3,decoder,inception,dit-XL-sample (also dit-S-sample)   --backends wasm,cpu,webgpu
  *        --runs N (default: 5; DiT-XL and cpu 3)   --steps N (sample cases, default 4)   --threads N (PyTorch, default: cores)
  *        --no-torch   --quick   --json FILE   --timeout SECONDS (per case, default 1800)
- * Default backends: wasm for every model; cpu for dit-S, dinov3 and decoder (DiT-XL on cpu is skipped unless named
+ * Default backends: wasm for every model; cpu for dit-S, dinov3, decoder and inception (DiT-XL on cpu is skipped unless named
  * explicitly with --models/--backends together with --cpu-xl); webgpu only when asked (here it is SwiftShader).
  *
  * Output (stdout, stable): a header, the table
@@ -65,7 +68,7 @@ const CFG = 4;
 const BATCH = 2;
 const TOKENS = 256;
 const DIT_SIZES = { 'dit-S': 'S', 'dit-XL': 'XL', 'dit-S-sample': 'S', 'dit-XL-sample': 'XL' };
-const ALL_MODELS = ['dit-S', 'dit-XL', 'dinov3', 'decoder', 'dit-S-sample', 'dit-XL-sample'];
+const ALL_MODELS = ['dit-S', 'dit-XL', 'dinov3', 'decoder', 'inception', 'dit-S-sample', 'dit-XL-sample'];
 
 if (has('case')) {
   await childMain();
@@ -159,6 +162,11 @@ async function childMain() {
       const z = tf.randomNormal([1, 16, 16, SVG_AUTOENCODER_CONFIG.ddconfig.z_channels], 0, 1, 'float32', 1);
       return { run: () => model.decode(z), params: model.parameterCount(), cleanup: () => (z.dispose(), model.dispose()) };
     }
+    if (name === 'inception') {
+      const { buildInception } = await import('./inception.mjs');
+      const { model, x, params } = await buildInception(tf, BATCH);
+      return { run: () => model.pool3(x), params, cleanup: () => (x.dispose(), model.dispose()) };
+    }
     throw new Error(`no timed case '${name}'`);
   }
 
@@ -246,10 +254,10 @@ async function childMain() {
 // Parent: header, cases in child processes, PyTorch, table.
 
 async function parentMain() {
-  const { ditFlops, dinov3Flops, decoderFlops } = await import('./flops.mjs');
+  const { ditFlops, dinov3Flops, decoderFlops, inceptionFlops } = await import('./flops.mjs');
   const { SVG_AUTOENCODER_CONFIG } = await import('@svg/autoencoder');
   const quick = has('quick');
-  const models = (opt('models', quick ? 'dit-S,dit-S-sample' : 'dit-S,dit-XL,dinov3,decoder,dit-XL-sample')).split(',');
+  const models = (opt('models', quick ? 'dit-S,dit-S-sample' : 'dit-S,dit-XL,dinov3,decoder,inception,dit-XL-sample')).split(',');
   for (const m of models) if (!ALL_MODELS.includes(m)) throw new Error(`unknown model '${m}' (known: ${ALL_MODELS.join(', ')})`);
   const backendsGiven = opt('backends', null);
   const backends = (backendsGiven ?? (quick ? 'wasm' : 'wasm,cpu')).split(',');
@@ -265,6 +273,7 @@ async function parentMain() {
     'dit-XL': ditFlops('XL', 2 * BATCH, TOKENS),
     dinov3: dinov3Flops('vits16plus', 1, 256),
     decoder: decoderFlops(SVG_AUTOENCODER_CONFIG.ddconfig, 1, 16),
+    inception: inceptionFlops(BATCH),
     'dit-S-sample': ditFlops('S', 2 * BATCH, TOKENS),
     'dit-XL-sample': ditFlops('XL', 2 * BATCH, TOKENS),
   };
@@ -351,8 +360,8 @@ async function parentMain() {
   out(`backends: ${details.join('; ') || 'none ran'}`);
   out(`timed: end to end with read-back, median of runs after 1 warm-up, random weights. dit-S/dit-XL = one Euler step with CFG at`);
   out(`  batch 2 (forward of 2 labelled + forward of 2 null-label latents; FLOPs of a batch-4 forward); dinov3 = ViT-S/16+ on 1`);
-  out(`  image 256² (261 tokens); decoder = 1 latent 16²×392 → 256²×3. GFLOP from shapes (matmuls + convs). % of sgemm =`);
-  out(`  GFLOP/s ÷ sgemm GFLOP/s. ours/PyTorch = time ratio (> 1: ours slower).`);
+  out(`  image 256² (261 tokens); decoder = 1 latent 16²×392 → 256²×3; inception = FID Inception v3, 2 images 299² → pool3.`);
+  out(`  GFLOP from shapes (matmuls + convs). % of sgemm = GFLOP/s ÷ sgemm GFLOP/s. ours/PyTorch = time ratio (> 1: ours slower).`);
   out();
   const cols = [
     ['model', 13, 'l'],
@@ -467,6 +476,7 @@ async function parentMain() {
     let r;
     if (model.startsWith('dit-')) r = py('dit_torch.py', ['--model', DIT_SIZES[model], '--batch', String(BATCH), '--tokens', String(TOKENS), '--cfg', String(CFG), '--runs', String(runs)]);
     else if (model === 'dinov3') r = py('dinov3_torch.py', ['--size', '256', '--batch', '1', '--iters', String(runs)]);
+    else if (model === 'inception') r = py('inception_torch.py', ['--batch', String(BATCH), '--iters', String(runs)]);
     else r = py('autoencoder_torch.py', ['--decode-only', '--batch', '1', '--iters', String(runs)]);
     if (r.status !== 0) return { error: lastLine(r.stderr) || `exit ${r.status ?? r.signal}` };
     const j = JSON.parse(r.stdout.trim().split('\n').pop());

@@ -34,6 +34,7 @@ export { type StateDictLike, findStateDict, isRawTensor, isStateDict, stripPrefi
 export {
   type CheckpointFormat,
   type ReadTorchOptions,
+  defaultMaterializeLimit,
   detectCheckpointFormat,
   readCheckpoint,
   readTorchCheckpoint,

@@ -1,6 +1,7 @@
 /**
  * Node-only file helpers (`@svg/weights/node`). The main entry stays free of `node:fs` for browsers.
  */
+import { kMaxLength } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type DType, type RawTensor, convertTensor, numel, typedView } from './dtypes';
 import { fail } from './errors';
@@ -17,7 +18,7 @@ import {
   tensorBytes,
 } from './safetensors';
 import type { StateDictLike } from './state-dict';
-import { readCheckpoint } from './torch';
+import { type ReadTorchOptions, readCheckpoint } from './torch';
 import { writeFileAtomic } from './write-atomic';
 
 export { writeFileAtomic } from './write-atomic';
@@ -82,7 +83,8 @@ export async function readSafetensorsFile(path: string, options: ReadSafetensors
     const data = new Map<string, RawTensor>();
     for (const run of groupRuns(byStart)) {
       const start = run[0].begin;
-      const end = Math.max(...run.map((e) => e.end));
+      let end = start;
+      for (const e of run) if (e.end > end) end = e.end;
       const bytes = await readRange(fh, header.dataStart + start, end - start, source);
       for (const e of run) {
         const raw: RawTensor = { dtype: e.dtype, shape: e.shape, data: typedView(e.dtype, bytes, e.begin - start, numel(e.shape)) };
@@ -115,7 +117,13 @@ type Handle = FileHandle;
 
 /** Reads exactly `length` bytes at `position` into a fresh (8-byte aligned) buffer. */
 async function readRange(fh: Handle, position: number, length: number, source = 'file'): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(length);
+  } catch (e) {
+    if (e instanceof RangeError) fail(source, `cannot allocate ${length} bytes to read (${e.message.slice(0, 200)})`);
+    throw e;
+  }
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(out, done, Math.min(READ_CHUNK, length - done), position + done);
@@ -147,21 +155,31 @@ async function writeAll(fh: Handle, bytes: Uint8Array): Promise<void> {
 
 /**
  * Reads a checkpoint file of any supported kind, judged by content: torch zip (`.pt`, `.pth`, `.ckpt`), torch
- * legacy pickle, or safetensors (returned as its `Map` of tensors). See `readTorchCheckpoint` for the value mapping.
+ * legacy pickle, or safetensors (returned as its `Map` of tensors). See `readTorchCheckpoint` for the value mapping;
+ * `options.maxMaterializedBytes` raises the copy budget (see `ReadTorchOptions`). Files of 4 GiB or more are
+ * refused with a `WeightsFormatError` (they do not fit one buffer).
  *
  * @example
  * const sd = findStateDict(await readCheckpointFile('last.ckpt'));
  */
-export async function readCheckpointFile(path: string): Promise<unknown> {
+export async function readCheckpointFile(path: string, options: ReadTorchOptions = {}): Promise<unknown> {
+  const source = options.source ?? path;
   const fh = await open(path, 'r');
   let bytes: Uint8Array;
   try {
-    bytes = await readRange(fh, 0, (await fh.stat()).size, path);
+    const size = (await fh.stat()).size;
+    if (size > MAX_IN_MEMORY) {
+      fail(source, `file of ${size} bytes is too large to read into memory (at most ${MAX_IN_MEMORY} bytes, 4 GiB, in one buffer)`);
+    }
+    bytes = await readRange(fh, 0, size, source);
   } finally {
     await fh.close();
   }
-  return readCheckpoint(bytes, { source: path });
+  return readCheckpoint(bytes, { ...options, source });
 }
+
+/** Largest file read whole into one buffer: JavaScript engines cap a buffer at 4 GiB or near it. */
+const MAX_IN_MEMORY = Math.min(2 ** 32 - 1, kMaxLength);
 
 // ---------------------------------------------------------------------------------------------------------------
 // .npz files

@@ -103,12 +103,30 @@ const utf8 = new TextDecoder('utf-8');
  * Every length is bounds-checked, so corrupted input raises WeightsFormatError and the run ends within one pass.
  */
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: unknown; end: number } {
+  return guardLimits(options.source, () => run(bytes, options));
+}
+
+/**
+ * Runs `f`, turning the RangeErrors JavaScript raises at its own limits (call stack, array, string and Map sizes,
+ * buffer allocation) into a {@link WeightsFormatError}, so no input ends in an engine error. Explicit limits with
+ * clearer messages are checked before most of them are reached.
+ */
+export function guardLimits<T>(source: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError) fail(source, `input exceeds a limit of this reader (${e.message.slice(0, 200)})`);
+    throw e;
+  }
+}
+
+function run(bytes: Uint8Array, options: UnpickleOptions): { value: unknown; end: number } {
   const { source } = options;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = options.start ?? 0;
   const stack: Stack = [];
   const marks: number[] = [];
-  const memo = new Map<number, unknown>();
+  const memo = new Map<unknown, unknown>();
 
   const need = (n: number, what: string) => {
     if (n < 0 || pos + n > bytes.length) fail(source, `pickle: ${what} of ${n} bytes at ${pos} runs past the end (${bytes.length} bytes; truncated?)`);
@@ -171,18 +189,18 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   };
   const global = (module: string, name: string) => {
     const why = dangerousGlobal(module, name);
-    if (why) fail(source, `pickle: refusing global ${module}.${name} (${why}; could run code)`);
+    if (why) fail(source, `pickle: refusing global ${describeValue(new PickleGlobal(module, name))} (${why}; could run code)`);
     return new PickleGlobal(module, name);
   };
   const callGlobal = (callable: unknown, args: unknown) => {
     if (!(callable instanceof PickleGlobal)) fail(source, `pickle: cannot call a ${describe(callable)} at ${pos}`);
-    if (!Array.isArray(args)) fail(source, `pickle: arguments of ${callable} are not a tuple`);
+    if (!Array.isArray(args)) fail(source, `pickle: arguments of ${describeValue(callable)} are not a tuple`);
     const made = options.call?.(callable, args, source);
     return made === undefined ? new PickleObject(callable.module, callable.name, args) : made;
   };
   const setItem = (target: unknown, k: unknown, v: unknown) => {
-    if (target instanceof Map) target.set(k, v);
-    else if (target instanceof PickleObject) target.dictItems.set(k, v);
+    if (target instanceof Map) checkedSet(target, k, v, source);
+    else if (target instanceof PickleObject) checkedSet(target.dictItems, k, v, source);
     else fail(source, `pickle: cannot set an item on a ${describe(target)}`);
   };
   const append = (target: unknown, values: unknown[]) => {
@@ -351,7 +369,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         const items = popMark();
         if (items.length % 2) fail(source, 'pickle: odd number of items for DICT');
         const m = new Map();
-        for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
+        for (let i = 0; i < items.length; i += 2) checkedSet(m, items[i], items[i + 1], source);
         stack.push(m);
         break;
       }
@@ -375,12 +393,15 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         const items = popMark();
         const target = top();
         if (!(target instanceof Set)) fail(source, `pickle: cannot add items to a ${describe(target)}`);
-        for (const v of items) target.add(v);
+        for (const v of items) checkedAdd(target, v, source);
         break;
       }
-      case 0x91: // FROZENSET
-        stack.push(new Set(popMark()));
+      case 0x91: { // FROZENSET
+        const set = new Set();
+        for (const v of popMark()) checkedAdd(set, v, source);
+        stack.push(set);
         break;
+      }
       case 0x63: { // GLOBAL
         const module = line();
         const name = line();
@@ -436,16 +457,16 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         break;
       }
       case 0x70: // PUT
-        memo.set(parseIndex(line(), source), top());
+        checkedSet(memo, parseIndex(line(), source), top(), source);
         break;
       case 0x71: // BINPUT
-        memo.set(u8(), top());
+        checkedSet(memo, u8(), top(), source);
         break;
       case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
+        checkedSet(memo, u32(), top(), source);
         break;
       case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
+        checkedSet(memo, memo.size, top(), source);
         break;
       case 0x67: // GET
         stack.push(memoGet(memo, parseIndex(line(), source), source));
@@ -481,7 +502,24 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   }
 }
 
-function memoGet(memo: Map<number, unknown>, i: number, source: string): unknown {
+/**
+ * Most entries of a dict or set (V8's own limit for a `Map` or `Set` is 2^24; beyond it `set` throws a RangeError).
+ */
+export const MAX_COLLECTION_ENTRIES = 1 << 24;
+
+/** `map.set(k, v)`, or a WeightsFormatError when the map would grow past {@link MAX_COLLECTION_ENTRIES}. */
+export function checkedSet(map: Map<unknown, unknown>, k: unknown, v: unknown, source: string): void {
+  if (map.size >= MAX_COLLECTION_ENTRIES && !map.has(k)) fail(source, `pickle: a dict grows past ${MAX_COLLECTION_ENTRIES} entries (2^24, the most this reader holds)`);
+  map.set(k, v);
+}
+
+/** `set.add(v)`, or a WeightsFormatError when the set would grow past {@link MAX_COLLECTION_ENTRIES}. */
+export function checkedAdd(set: Set<unknown>, v: unknown, source: string): void {
+  if (set.size >= MAX_COLLECTION_ENTRIES && !set.has(v)) fail(source, `pickle: a set grows past ${MAX_COLLECTION_ENTRIES} entries (2^24, the most this reader holds)`);
+  set.add(v);
+}
+
+function memoGet(memo: Map<unknown, unknown>, i: number, source: string): unknown {
   if (!memo.has(i)) fail(source, `pickle: memo entry ${i} is missing`);
   return memo.get(i);
 }
@@ -522,9 +560,69 @@ function unquote(s: string, source: string): string {
 
 function describe(x: unknown): string {
   if (x === null) return 'None';
-  if (x instanceof PickleGlobal) return `global ${x}`;
-  if (x instanceof PickleObject) return `${x.module}.${x.name} object`;
+  if (x instanceof PickleGlobal) return `global ${describeValue(x)}`;
+  if (x instanceof PickleObject) return `${describeValue(x.module, 80)}.${describeValue(x.name, 80)} object`;
   if (x instanceof Map) return 'dict';
   if (Array.isArray(x)) return 'list/tuple';
   return typeof x;
+}
+
+/** Most entries of a collection {@link describeValue} shows. */
+const DESCRIBE_ITEMS = 6;
+/** Deepest nesting {@link describeValue} enters. */
+const DESCRIBE_DEPTH = 3;
+
+/**
+ * A short, Python-like description of an unpickled value for error messages: at most `max` characters (default
+ * 200), at most 6 entries per collection and 3 levels deep, so values that share children (a pickle can build a
+ * DAG whose full text is exponential in the file size) or nest deeply print in bounded time and space.
+ */
+export function describeValue(x: unknown, max = 200): string {
+  let out = '';
+  const put = (t: string) => {
+    if (out.length <= max) out += t.length > max ? t.slice(0, max + 1) : t;
+  };
+  const walk = (v: unknown, depth: number): void => {
+    if (out.length > max) return;
+    if (v === null || v === undefined) return put('None');
+    if (typeof v === 'string') return put(JSON.stringify(v.length > max ? v.slice(0, max + 1) : v));
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return put(String(v));
+    if (v instanceof PickleGlobal) return put(`${v.module.slice(0, max + 1)}.${v.name.slice(0, max + 1)}`);
+    if (v instanceof Uint8Array) return put(`bytes[${v.length}]`);
+    const seq = (open: string, close: string, items: Iterable<unknown>, size: number, pairs = false) => {
+      if (depth >= DESCRIBE_DEPTH) return put(size ? `${open}...${close}` : `${open}${close}`);
+      put(open);
+      let i = 0;
+      for (const item of items) {
+        if (i > 0) put(', ');
+        if (i === DESCRIBE_ITEMS || out.length > max) {
+          put(`... (${size} items)`);
+          break;
+        }
+        if (pairs) {
+          const [k, val] = item as [unknown, unknown];
+          walk(k, depth + 1);
+          put(': ');
+          walk(val, depth + 1);
+        } else walk(item, depth + 1);
+        i++;
+      }
+      put(close);
+    };
+    if (Array.isArray(v)) return seq('(', ')', v, v.length);
+    if (v instanceof Map) return seq('{', '}', v, v.size, true);
+    if (v instanceof Set) return seq('{', '}', v, v.size);
+    if (v instanceof PickleObject) {
+      put(`${v.module.slice(0, max + 1)}.${v.name.slice(0, max + 1)}`);
+      return seq('(', ')', v.args, v.args.length);
+    }
+    if (typeof v === 'object' && 'dtype' in v && 'shape' in v) {
+      const shape = (v as { shape: unknown }).shape;
+      put(`tensor ${String((v as { dtype: unknown }).dtype).slice(0, 20)} `);
+      return walk(shape, depth + 1);
+    }
+    put(`<${typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v}>`);
+  };
+  walk(x, 0);
+  return out.length > max ? `${out.slice(0, max - 3)}...` : out;
 }

@@ -58,8 +58,9 @@ export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number, so
 
 /**
  * Parses and validates a safetensors JSON header. `headerBytes` is the JSON text (without the 8 length bytes),
- * `fileSize` the size of the whole file. Checks dtypes, shapes, offsets (in range, no overlaps) and that each
- * tensor's byte size matches its shape.
+ * `fileSize` the size of the whole file. Checks dtypes, shapes, offsets (as the reference implementation: the
+ * tensors tile the data section exactly, with no overlaps, gaps or trailing bytes), that each tensor's byte size
+ * matches its shape, and that no object of the JSON has a key twice.
  */
 export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number, source: string): SafetensorsHeader {
   let text: string;
@@ -75,6 +76,8 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
     fail(source, `header is not valid JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(json)) fail(source, 'header is not a JSON object');
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== undefined) fail(source, `header has the key ${JSON.stringify(duplicate).slice(0, 200)} twice (JSON readers disagree on which one counts)`);
   const dataStart = 8 + headerBytes.length;
   const dataLength = fileSize - dataStart;
   let metadata: Record<string, string> = {};
@@ -86,13 +89,26 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
     }
     entries.push(checkEntry(name, info, dataLength, source));
   }
-  const byStart = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < byStart.length; i++) {
-    const prev = byStart[i - 1];
+  // As the reference implementation (huggingface/safetensors `Metadata::validate` and `read_metadata`): in order of
+  // offsets, every tensor starts where the previous one ended (no overlaps, no gaps) and the last one ends at the
+  // end of the file (no trailing bytes). Sorting by (begin, end) puts an empty tensor before a non-empty one that
+  // starts at the same byte, so an empty tensor cannot hide an overlap of its neighbours.
+  const byStart = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let end = 0;
+  for (let i = 0; i < byStart.length; i++) {
     const cur = byStart[i];
-    if (cur.begin < prev.end && cur.begin < cur.end) {
-      fail(source, `tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap`);
+    if (cur.begin !== end) {
+      const prev = byStart[i - 1];
+      if (cur.begin < end) {
+        fail(source, `tensors ${short(prev.name)} [${prev.begin}, ${prev.end}] and ${short(cur.name)} [${cur.begin}, ${cur.end}] overlap`);
+      }
+      const after = prev ? `tensor ${short(prev.name)} [${prev.begin}, ${prev.end}]` : 'the start of the data';
+      fail(source, `${cur.begin - end} unused bytes between ${after} and tensor ${short(cur.name)} [${cur.begin}, ${cur.end}]`);
     }
+    end = cur.end;
+  }
+  if (end !== dataLength) {
+    fail(source, `${dataLength - end} trailing bytes after the last tensor (the tensors cover ${end} of the ${dataLength} data bytes)`);
   }
   return { dataStart, entries, metadata };
 }
@@ -100,18 +116,18 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
 function checkMetadata(info: unknown, source: string): Record<string, string> {
   if (!isPlainObject(info)) fail(source, '__metadata__ is not an object');
   for (const [k, v] of Object.entries(info)) {
-    if (typeof v !== 'string') fail(source, `__metadata__["${k}"] is not a string`);
+    if (typeof v !== 'string') fail(source, `__metadata__[${short(k)}] is not a string`);
   }
   return info as Record<string, string>;
 }
 
 function checkEntry(name: string, info: unknown, dataLength: number, source: string): SafetensorsEntry {
-  const where = `tensor "${name}"`;
+  const where = `tensor ${short(name)}`;
   if (!isPlainObject(info)) fail(source, `${where}: entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-  if (!isDType(dtype)) fail(source, `${where}: unknown dtype ${JSON.stringify(dtype) ?? 'undefined'}`);
+  if (!isDType(dtype)) fail(source, `${where}: unknown dtype ${short(dtype)}`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(source, `${where}: shape ${JSON.stringify(shape) ?? 'undefined'} is not a list of non-negative integers`);
+    fail(source, `${where}: shape ${short(shape)} is not a list of non-negative integers`);
   }
   if (
     !Array.isArray(offsets) ||
@@ -119,7 +135,7 @@ function checkEntry(name: string, info: unknown, dataLength: number, source: str
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
     offsets[0] > offsets[1]
   ) {
-    fail(source, `${where}: data_offsets ${JSON.stringify(offsets) ?? 'undefined'} are not [begin, end] with 0 <= begin <= end`);
+    fail(source, `${where}: data_offsets ${short(offsets)} are not [begin, end] with 0 <= begin <= end`);
   }
   const [begin, end] = offsets as number[];
   if (end > dataLength) {
@@ -127,9 +143,61 @@ function checkEntry(name: string, info: unknown, dataLength: number, source: str
   }
   const bytes = numel(shape) * dtypeSize(dtype);
   if (bytes !== end - begin) {
-    fail(source, `${where}: shape [${shape.join(', ')}] of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    fail(source, `${where}: shape [${dims(shape as number[])}] of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin, end };
+}
+
+/**
+ * The first key that occurs twice in one object of `text` (valid JSON), or undefined. `JSON.parse` silently keeps
+ * the last of duplicate keys while other readers keep the first, so such headers are ambiguous. One linear pass.
+ */
+function duplicateJsonKey(text: string): string | undefined {
+  const objects: (Set<string> | null)[] = []; // null: an array
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // '"'
+      let j = i + 1;
+      let escaped = false;
+      for (; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c) { // backslash
+          escaped = true;
+          j++;
+        } else if (d === 0x22) break;
+      }
+      const top = objects[objects.length - 1];
+      if (expectKey && top) {
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+        if (top.has(key)) return key;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) { // '{'
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) { // '['
+      objects.push(null);
+    } else if (c === 0x7d || c === 0x5d) { // '}' ']'
+      objects.pop();
+    } else if (c === 0x2c) { // ','
+      expectKey = objects[objects.length - 1] != null;
+    }
+  }
+  return undefined;
+}
+
+/** JSON text of a header value for messages, at most 200 characters. */
+function short(x: unknown): string {
+  const text = JSON.stringify(x) ?? 'undefined';
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+/** At most 16 dimensions of a shape, for messages. */
+function dims(a: number[]): string {
+  return a.length <= 16 ? a.join(', ') : `${a.slice(0, 16).join(', ')}, ... (${a.length} dims)`;
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {

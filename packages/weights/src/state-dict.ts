@@ -1,4 +1,5 @@
 import { type RawTensor, isDType } from './dtypes';
+import { describeValue } from './pickle';
 
 /** A PyTorch-style state dict: tensor name → tensor, as a `Map` or a plain object (accepted alike everywhere). */
 export type StateDictLike = ReadonlyMap<string, RawTensor> | Readonly<Record<string, RawTensor>>;
@@ -17,8 +18,8 @@ export function isRawTensor(x: unknown): x is RawTensor {
 export function toStateDict(x: StateDictLike): Map<string, RawTensor> {
   const entries: Iterable<[unknown, unknown]> = x instanceof Map ? x.entries() : Object.entries(x as object);
   for (const [key, value] of entries) {
-    if (typeof key !== 'string') throw new TypeError(`state dict key ${String(key)} is not a string`);
-    if (!isRawTensor(value)) throw new TypeError(`state dict entry "${key}" is not a tensor`);
+    if (typeof key !== 'string') throw new TypeError(`state dict key ${describeValue(key)} is not a string`);
+    if (!isRawTensor(value)) throw new TypeError(`state dict entry ${describeValue(key)} is not a tensor`);
   }
   return x instanceof Map ? (x as Map<string, RawTensor>) : new Map(Object.entries(x as Record<string, RawTensor>));
 }
@@ -52,7 +53,9 @@ export function findStateDict(obj: unknown, prefer: readonly string[] = ['ema', 
   const found = search(obj, prefer, 0);
   if (found) return found;
   const keys = obj instanceof Map ? [...obj.keys()] : typeof obj === 'object' && obj !== null ? Object.keys(obj) : [];
-  throw new Error(`no state dict found in the checkpoint (looked for ${prefer.join(', ')}; top-level keys: ${keys.map(String).join(', ') || 'none'})`);
+  const shown = keys.slice(0, 20).map((k) => (typeof k === 'string' && k.length <= 60 ? k : describeValue(k, 60)));
+  if (keys.length > 20) shown.push(`... (${keys.length} keys)`);
+  throw new Error(`no state dict found in the checkpoint (looked for ${prefer.join(', ')}; top-level keys: ${shown.join(', ') || 'none'})`);
 }
 
 function search(obj: unknown, prefer: readonly string[], depth: number): Map<string, RawTensor> | undefined {

@@ -169,3 +169,33 @@ export function makeZip(files: [string, Uint8Array][], zip64 = false): Uint8Arra
   }
   return out;
 }
+
+/** Bytes of a pickle given as opcode strings (each char one byte) and byte arrays. */
+export function pickleBytes(...parts: (string | number[] | Uint8Array)[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    if (typeof p === 'string') for (let i = 0; i < p.length; i++) out[at++] = p.charCodeAt(i);
+    else {
+      out.set(p, at);
+      at += p.length;
+    }
+  }
+  return out;
+}
+
+/** A `torch.save` zip archive around a data.pkl and storages (`archive/data/<key>`). */
+export function torchZipBytes(pkl: Uint8Array, storages: [string, Uint8Array][] = []): Uint8Array {
+  return makeZip([
+    ['archive/data.pkl', pkl],
+    ...storages.map(([k, v]) => [`archive/data/${k}`, v] as [string, Uint8Array]),
+    ['archive/version', new TextEncoder().encode('3\n')],
+  ]);
+}
+
+/** Little-endian int32 bytes. */
+export function int32le(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+}

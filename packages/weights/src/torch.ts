@@ -1,6 +1,6 @@
 import { type DType, type RawTensor, type TypedArray, allocTyped, dtypeSize, halfToNumber, numel, typedView } from './dtypes';
 import { fail } from './errors';
-import { PickleGlobal, PickleObject, unpickle } from './pickle';
+import { PickleGlobal, PickleObject, checkedAdd, checkedSet, describeValue, guardLimits, unpickle } from './pickle';
 import { readSafetensors } from './safetensors';
 import { readZipDirectory, zipEntryBytes } from './zip';
 
@@ -8,6 +8,38 @@ import { readZipDirectory, zipEntryBytes } from './zip';
 export interface ReadTorchOptions {
   /** Label used in error messages (e.g. the file name); default `"<checkpoint bytes>"`. */
   source?: string;
+  /**
+   * Most bytes the reader may allocate for copies while reading one file: strided and expanded views materialised
+   * as row-major tensors, unaligned storages, Fortran-order numpy arrays, and lists, sets and dicts rebuilt from
+   * other ones. Default {@link defaultMaterializeLimit}: `max(64 MiB, 16 × the file size)`. A hostile file can name
+   * one small storage from many views that each expand it (a 583-byte file could otherwise ask for 512 MiB, a
+   * 2.4 KB one for 8 GiB); real checkpoints hold contiguous tensors, which are views of the file and cost nothing.
+   * Raise it for a trusted file that needs more; exceeding it throws a {@link WeightsFormatError} naming the limit.
+   */
+  maxMaterializedBytes?: number;
+}
+
+/** The default of {@link ReadTorchOptions.maxMaterializedBytes} for a file of `fileSize` bytes. */
+export function defaultMaterializeLimit(fileSize: number): number {
+  return Math.max(64 * 2 ** 20, 16 * fileSize);
+}
+
+/** Deepest nesting of tensor-rebuilding calls (`_rebuild_from_type_v2`, `copyreg.__newobj__`, ...) accepted. */
+export const MAX_CALL_DEPTH = 1000;
+
+/** Counts the bytes copied while reading one file against {@link ReadTorchOptions.maxMaterializedBytes}. */
+class Budget {
+  used = 0;
+  constructor(
+    readonly source: string,
+    readonly limit: number,
+  ) {}
+  charge(bytes: number, what: string): void {
+    this.used += bytes;
+    if (this.used > this.limit) {
+      fail(this.source, `${what} would bring the bytes materialised from this file to ${this.used}, over the limit of ${this.limit} (raise ReadTorchOptions.maxMaterializedBytes to allow it; default max(64 MiB, 16 × file size))`);
+    }
+  }
 }
 
 const STORAGE_DTYPES: Record<string, DType> = {
@@ -72,7 +104,7 @@ export function readCheckpoint(bytes: Uint8Array, options: ReadTorchOptions = {}
   const format = detectCheckpointFormat(bytes);
   if (format === 'safetensors') return readSafetensors(bytes, { source }).tensors;
   if (format === 'unknown') fail(source, 'not a safetensors, torch zip or torch legacy checkpoint');
-  return readTorchCheckpoint(bytes, { source });
+  return readTorchCheckpoint(bytes, { ...options, source });
 }
 
 /**
@@ -91,13 +123,16 @@ export function readCheckpoint(bytes: Uint8Array, options: ReadTorchOptions = {}
 export function readTorchCheckpoint(bytes: Uint8Array, options: ReadTorchOptions = {}): unknown {
   const source = options.source ?? '<checkpoint bytes>';
   const format = detectCheckpointFormat(bytes);
-  if (format === 'torch-zip') return readZipCheckpoint(bytes, source);
-  if (format === 'torch-legacy') return readLegacyCheckpoint(bytes, source);
+  const limit = options.maxMaterializedBytes ?? defaultMaterializeLimit(bytes.length);
+  if (!(limit >= 0)) throw new RangeError(`maxMaterializedBytes must be a non-negative number, not ${limit}`);
+  const budget = new Budget(source, limit);
+  if (format === 'torch-zip') return guardLimits(source, () => readZipCheckpoint(bytes, source, budget));
+  if (format === 'torch-legacy') return guardLimits(source, () => readLegacyCheckpoint(bytes, source, budget));
   if (format === 'torch-tar') fail(source, 'legacy tar checkpoints (torch < 0.4) are not supported; re-save with a newer torch');
   fail(source, 'not a torch checkpoint (neither a zip archive nor a pickle)');
 }
 
-function readZipCheckpoint(bytes: Uint8Array, source: string): unknown {
+function readZipCheckpoint(bytes: Uint8Array, source: string, budget: Budget): unknown {
   const entries = readZipDirectory(bytes, source);
   const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n)) ?? (entries.has('data.pkl') ? 'data.pkl' : undefined);
   if (!pkl) fail(source, 'zip archive has no <name>/data.pkl: not a torch checkpoint');
@@ -107,7 +142,7 @@ function readZipCheckpoint(bytes: Uint8Array, source: string): unknown {
     fail(source, 'big-endian checkpoints are not supported');
   }
   const storages = new Map<string, Storage>();
-  const loader = new TensorLoader(source);
+  const loader = new TensorLoader(source, budget);
   const persistentLoad = (pid: unknown) => {
     const { key, dtype, count } = parseStoragePid(pid, source);
     const id = `${key}:${dtype}`;
@@ -120,6 +155,7 @@ function readZipCheckpoint(bytes: Uint8Array, source: string): unknown {
       if (raw.length < count * dtypeSize(dtype)) {
         fail(source, `storage "${key}": ${count} ${dtype} elements need ${count * dtypeSize(dtype)} bytes, the entry has ${raw.length}`);
       }
+      if ((raw.byteOffset % dtypeSize(dtype)) !== 0) budget.charge(count * dtypeSize(dtype), `copying unaligned storage "${key}"`);
       storage.data = typedView(dtype, raw, 0, count);
       storages.set(id, storage);
     }
@@ -135,17 +171,17 @@ function readZipCheckpoint(bytes: Uint8Array, source: string): unknown {
   return value;
 }
 
-function readLegacyCheckpoint(bytes: Uint8Array, source: string): unknown {
+function readLegacyCheckpoint(bytes: Uint8Array, source: string, budget: Budget): unknown {
   const plain = (start: number) => unpickle(bytes, { source, start, call: () => undefined });
   const magic = plain(0);
   if (magic.value !== LEGACY_MAGIC) fail(source, 'legacy checkpoint: wrong magic number (not a torch file)');
   const protocol = plain(magic.end);
-  if (protocol.value !== 1001) fail(source, `legacy checkpoint: unsupported protocol version ${String(protocol.value)}`);
+  if (protocol.value !== 1001) fail(source, `legacy checkpoint: unsupported protocol version ${describeValue(protocol.value)}`);
   const sysInfo = plain(protocol.end);
   if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) fail(source, 'big-endian checkpoints are not supported');
 
   const storages = new Map<string, Storage>();
-  const loader = new TensorLoader(source);
+  const loader = new TensorLoader(source, budget);
   const persistentLoad = (pid: unknown) => {
     if (Array.isArray(pid) && pid[0] === 'module') return pid[1];
     const { key, dtype, count, view } = parseStoragePid(pid, source);
@@ -158,7 +194,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string): unknown {
     }
     if (!view) return root;
     const [viewKey, offset, size] = view;
-    return new Storage(String(viewKey), root.dtype, size, root, offset);
+    return new Storage(typeof viewKey === 'string' || typeof viewKey === 'number' ? String(viewKey) : describeValue(viewKey), root.dtype, size, root, offset);
   };
   const main = unpickle(bytes, { source, start: sysInfo.end, persistentLoad, call: loader.call, build: loader.build });
   const keys = plain(main.end);
@@ -177,6 +213,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string): unknown {
       fail(source, `legacy checkpoint: storage "${key}" of ${count} elements runs past the end of the file (${bytes.length} bytes)`);
     }
     if (count < storage.numel) fail(source, `legacy checkpoint: storage "${key}" holds ${count} elements, ${storage.numel} expected`);
+    if ((bytes.byteOffset + pos) % dtypeSize(storage.dtype) !== 0) budget.charge(size, `copying unaligned storage "${key}"`);
     storage.data = typedView(storage.dtype, bytes, pos, count);
     pos += size;
   }
@@ -188,10 +225,11 @@ function parseStoragePid(pid: unknown, source: string): { key: string; dtype: DT
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) fail(source, 'persistent id is not a torch storage reference');
   const [, type, key, , count, view] = pid;
   if (!(type instanceof PickleGlobal) || !/^torch(\.cuda)?$/.test(type.module) || !(type.name in STORAGE_DTYPES)) {
-    fail(source, `unsupported storage type ${String(type)}`);
+    fail(source, `unsupported storage type ${describeValue(type)}`);
   }
   if (typeof key !== 'string' && typeof key !== 'number') fail(source, 'storage key is not a string');
-  if (!isIndex(count)) fail(source, `storage "${key}": bad element count ${String(count)}`);
+  if (typeof key === 'string' && key.length > 1000) fail(source, `storage key of ${key.length} characters is too long`);
+  if (!isIndex(count)) fail(source, `storage "${key}": bad element count ${describeValue(count)}`);
   if (view != null && !(Array.isArray(view) && view.length === 3 && isIndex(view[1]) && isIndex(view[2]))) {
     fail(source, `storage "${key}": bad view metadata`);
   }
@@ -206,11 +244,28 @@ function isIndex(x: unknown): x is number {
 class TensorLoader {
   private pending: PendingTensor[] = [];
   private numpyArrays = new WeakSet<object>();
+  private depth = 0;
 
-  constructor(private readonly source: string) {}
+  constructor(
+    private readonly source: string,
+    private readonly budget: Budget,
+  ) {}
 
   call = (g: PickleGlobal, args: unknown[]): unknown => {
+    if (this.depth >= MAX_CALL_DEPTH) {
+      fail(this.source, `calls of ${describeValue(g)} nest more than ${MAX_CALL_DEPTH} deep (_rebuild_from_type_v2 / copyreg.__newobj__ chains; no real checkpoint does this)`);
+    }
+    this.depth++;
+    try {
+      return this.callInner(g, args);
+    } finally {
+      this.depth--;
+    }
+  };
+
+  private callInner(g: PickleGlobal, args: unknown[]): unknown {
     const source = this.source;
+    const budget = this.budget;
     const name = `${g.module}.${g.name}`;
     switch (name) {
       case 'torch._utils._rebuild_tensor':
@@ -229,29 +284,38 @@ class TensorLoader {
       case 'collections.OrderedDict':
       case 'builtins.dict':
       case '__builtin__.dict':
-        return new Map(pairs(args[0], source));
+        return toMap(args[0], source, budget);
       case 'torch.Size':
       case 'builtins.list':
       case 'builtins.tuple':
-        return args.length === 0 ? [] : [...iterate(args[0], source)];
+        return args.length === 0 ? [] : toArray(args[0], source, budget);
       case 'builtins.set':
       case 'builtins.frozenset':
       case '__builtin__.set':
       case '__builtin__.frozenset':
-        return new Set(args.length === 0 ? [] : iterate(args[0], source));
+        return toSet(args.length === 0 ? [] : args[0], source, budget);
       case 'builtins.bytearray':
       case 'builtins.bytes':
-        return args[0] instanceof Uint8Array ? args[0].slice() : new Uint8Array(Array.isArray(args[0]) ? args[0].map(Number) : []);
+        if (args[0] instanceof Uint8Array) {
+          budget.charge(args[0].length, name);
+          return args[0].slice();
+        }
+        if (!Array.isArray(args[0])) return new Uint8Array(0);
+        budget.charge(args[0].length, name);
+        return Uint8Array.from(args[0], Number);
       case 'copyreg._reconstructor':
       case 'copy_reg._reconstructor': {
         const [cls] = args;
         if (!(cls instanceof PickleGlobal)) fail(source, `${name}: class is not a global`);
+        budget.charge(8 * args.length, `copying the arguments of ${name}`);
         return new PickleObject(cls.module, cls.name, args.slice(1));
       }
       case 'copyreg.__newobj__':
       case 'copy_reg.__newobj__': {
-        const [cls, ...rest] = args;
+        const cls = args[0];
         if (!(cls instanceof PickleGlobal)) fail(source, `${name}: class is not a global`);
+        budget.charge(8 * args.length, `copying the arguments of ${name}`);
+        const rest = args.slice(1);
         return this.call(cls, rest) ?? new PickleObject(cls.module, cls.name, rest);
       }
       case 'numpy.core.multiarray.scalar':
@@ -264,24 +328,24 @@ class TensorLoader {
         return array;
       }
     }
-    if (g.module === 'torch._utils' && g.name.startsWith('_rebuild')) fail(source, `unsupported tensor kind ${name}`);
+    if (g.module === 'torch._utils' && g.name.startsWith('_rebuild')) fail(source, `unsupported tensor kind ${describeValue(name)}`);
     return undefined;
-  };
+  }
 
   build = (obj: unknown, state: unknown): boolean => {
     if (typeof obj !== 'object' || obj === null || !this.numpyArrays.has(obj)) return false;
     this.numpyArrays.delete(obj);
-    Object.assign(obj, numpyArray(state, this.source));
+    Object.assign(obj, numpyArray(state, this.source, this.budget));
     return true;
   };
 
   private tensor(storage: unknown, offset: unknown, size: unknown, stride: unknown): RawTensor {
     const source = this.source;
     if (!(storage instanceof Storage)) fail(source, 'tensor: storage argument is not a storage reference');
-    if (!isIndex(offset)) fail(source, `tensor: bad storage offset ${String(offset)}`);
+    if (!isIndex(offset)) fail(source, `tensor: bad storage offset ${describeValue(offset)}`);
     if (!Array.isArray(size) || !size.every(isIndex)) fail(source, 'tensor: size is not a list of non-negative integers');
     if (!Array.isArray(stride) || stride.length !== size.length || !stride.every(isIndex)) {
-      fail(source, `tensor: stride does not match size [${size.join(', ')}]`);
+      fail(source, `tensor: stride does not match size [${dims(size as number[])}]`);
     }
     const tensor: RawTensor = { dtype: storage.dtype, shape: size as number[], data: allocTyped(storage.dtype, 0) };
     this.pending.push({ tensor, storage, offset, stride: stride as number[] });
@@ -290,11 +354,17 @@ class TensorLoader {
 
   /** Fills every tensor's data from its storage (after all storages are known). */
   materialise(): void {
-    for (const p of this.pending) p.tensor.data = this.view(p);
+    // Check every view and charge every copy first, so a file over the budget is refused before anything is copied.
+    const fills = this.pending.map((p) => this.view(p));
+    for (let i = 0; i < fills.length; i++) {
+      const fill = fills[i];
+      this.pending[i].tensor.data = typeof fill === 'function' ? fill() : fill;
+    }
     this.pending = [];
   }
 
-  private view({ tensor, storage, offset, stride }: PendingTensor): TypedArray {
+  /** The tensor's data when it is a view (or empty), else a function that copies it (already charged). */
+  private view({ tensor, storage, offset, stride }: PendingTensor): TypedArray | (() => TypedArray) {
     const source = this.source;
     const base = storageData(storage, source);
     const { shape } = tensor;
@@ -303,13 +373,14 @@ class TensorLoader {
     let last = offset;
     for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
     if (last >= base.length) {
-      fail(source, `tensor of shape [${shape.join(', ')}], stride [${stride.join(', ')}], offset ${offset} runs past its storage of ${base.length} elements`);
+      fail(source, `tensor of shape [${dims(shape)}], stride [${dims(stride)}], offset ${offset} runs past its storage of ${base.length} elements`);
     }
     if (isContiguous(shape, stride)) return base.subarray(offset, offset + n);
     if (n > Math.max(4 * base.length, MAX_EXPANDED)) {
-      fail(source, `tensor of shape [${shape.join(', ')}] expands a storage of ${base.length} elements too far`);
+      fail(source, `tensor of shape [${dims(shape)}] expands a storage of ${base.length} elements too far`);
     }
-    return gather(base, shape, stride, offset, allocTyped(tensor.dtype, n));
+    this.budget.charge(n * dtypeSize(tensor.dtype), `materialising a strided ${tensor.dtype} tensor of shape [${dims(shape)}] (${n * dtypeSize(tensor.dtype)} bytes)`);
+    return () => gather(base, shape, stride, offset, allocTyped(tensor.dtype, n));
   }
 }
 
@@ -365,13 +436,43 @@ function* iterate(x: unknown, source: string): Iterable<unknown> {
   else fail(source, `cannot iterate over ${typeof x}`);
 }
 
-function pairs(x: unknown, source: string): [unknown, unknown][] {
-  if (x === undefined) return [];
-  if (x instanceof Map) return [...x];
-  const out: [unknown, unknown][] = [];
+/** At most 16 dimensions of a shape or stride, for messages. */
+function dims(a: number[]): string {
+  return a.length <= 16 ? a.join(', ') : `${a.slice(0, 16).join(', ')}, ... (${a.length} dims)`;
+}
+
+/** Entries a rebuilt collection holds, charged at 8 bytes each (a pointer) to the file's budget. */
+function sizeOf(x: unknown): number {
+  if (Array.isArray(x) || typeof x === 'string') return x.length;
+  if (x instanceof Map || x instanceof Set) return x.size;
+  return 0;
+}
+
+function toArray(x: unknown, source: string, budget: Budget): unknown[] {
+  budget.charge(8 * sizeOf(x), 'copying a list');
+  const out: unknown[] = [];
+  for (const v of iterate(x, source)) out.push(v);
+  return out;
+}
+
+function toSet(x: unknown, source: string, budget: Budget): Set<unknown> {
+  budget.charge(8 * sizeOf(x), 'building a set');
+  const out = new Set<unknown>();
+  for (const v of iterate(x, source)) checkedAdd(out, v, source);
+  return out;
+}
+
+function toMap(x: unknown, source: string, budget: Budget): Map<unknown, unknown> {
+  const out = new Map<unknown, unknown>();
+  if (x === undefined) return out;
+  budget.charge(16 * sizeOf(x), 'building a dict');
+  if (x instanceof Map) {
+    for (const [k, v] of x) checkedSet(out, k, v, source);
+    return out;
+  }
   for (const item of iterate(x, source)) {
     if (!Array.isArray(item) || item.length !== 2) fail(source, 'dict items are not pairs');
-    out.push([item[0], item[1]]);
+    checkedSet(out, item[0], item[1], source);
   }
   return out;
 }
@@ -402,7 +503,7 @@ function numpyScalar(d: unknown, raw: unknown, source: string): unknown {
 }
 
 /** A pickled ndarray's state `(version, shape, dtype, is_fortran, rawdata)` as tensor fields. */
-function numpyArray(state: unknown, source: string): object {
+function numpyArray(state: unknown, source: string, budget: Budget): object {
   if (!Array.isArray(state) || state.length < 5) fail(source, 'numpy array: bad state');
   const [, shape, d, fortran, raw] = state;
   if (!Array.isArray(shape) || !shape.every(isIndex)) fail(source, 'numpy array: bad shape');
@@ -410,8 +511,10 @@ function numpyArray(state: unknown, source: string): object {
   if (!dtype || !(raw instanceof Uint8Array)) return { numpyDtype: d, shape, items: raw };
   const n = numel(shape);
   if (raw.length !== n * dtypeSize(dtype)) fail(source, `numpy array: ${raw.length} bytes for ${n} ${dtype} elements`);
+  if (raw.byteOffset % dtypeSize(dtype) !== 0) budget.charge(raw.length, 'copying an unaligned numpy array');
   let data = typedView(dtype, raw, 0, n);
   if (fortran && shape.length > 1) {
+    budget.charge(raw.length, `reordering a Fortran-order numpy array of shape ${describeValue(shape)}`);
     const stride: number[] = [];
     let s = 1;
     for (const dim of shape) {
