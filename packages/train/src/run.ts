@@ -1,4 +1,5 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '@svg/weights/node';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { type BackendName, initBackend } from '@svg/nn';
@@ -104,7 +105,7 @@ export async function prepareRun(
   if (resumeFrom && resumeFrom.state.kind !== config.kind) {
     throw new Error(`checkpoint ${resumeFrom.path} was written by the ${resumeFrom.state.kind} trainer, not the ${config.kind} trainer`);
   }
-  await writeFile(join(runDir, 'config.yaml'), stringifyYaml(config.raw));
+  await writeFileAtomic(join(runDir, 'config.yaml'), stringifyYaml(config.raw));
   return { checkpointRoot, resumeFrom };
 }
 

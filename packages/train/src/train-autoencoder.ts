@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadStateDict, setInitSeed, stateDict } from '@svg/nn';
@@ -6,7 +6,7 @@ import { LpipsWithDiscriminator, type SvgAutoencoder, type SvgLossConfig, create
 import { encodePng } from '@svg/data-imagenet';
 import { imageGrid } from '@svg/generate';
 import { type RawTensor, findStateDict } from '@svg/weights';
-import { readCheckpointFile } from '@svg/weights/node';
+import { readCheckpointFile, writeFileAtomic } from '@svg/weights/node';
 import { type AutoencoderStepContext, autoencoderTrainStep } from './autoencoder-step';
 import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
 import { type AutoencoderTrainConfig, loadTrainConfig } from './config';
@@ -275,7 +275,7 @@ async function writeReconstructionGrid(ae: SvgAutoencoder, fixed: Float32Array, 
   const dir = join(runDir, 'samples');
   await mkdir(dir, { recursive: true });
   const file = join(dir, `step-${String(step).padStart(7, '0')}.png`);
-  await writeFile(file, await encodePng({ ...grid, channels: 3 }, { Title: `${config.train.expName ?? 'autoencoder'}: inputs | reconstructions at step ${step}`, Software: 'svg-ts @svg/train' }));
+  await writeFileAtomic(file, await encodePng({ ...grid, channels: 3 }, { Title: `${config.train.expName ?? 'autoencoder'}: inputs | reconstructions at step ${step}`, Software: 'svg-ts @svg/train' }));
   return file;
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parse as parseYaml } from 'yaml';
@@ -9,7 +9,7 @@ import { generateImages, imageGrid } from '@svg/generate';
 import { encodePng } from '@svg/data-imagenet';
 import { type SvgAutoencoder, loadSvgAutoencoder } from '@svg/autoencoder';
 import { type RawTensor, findStateDict, toFloat32 } from '@svg/weights';
-import { readCheckpointFile as readWeightsFile, readSafetensorsFile, writeSafetensorsFile } from '@svg/weights/node';
+import { readCheckpointFile as readWeightsFile, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic } from '@svg/weights/node';
 import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
 import { type DiTTrainConfig, loadTrainConfig } from './config';
 import { type DataPosition, FashionMnistSource, ImageFolderSource, type LatentSource, LatentCacheSource, type TokenBatch } from './data';
@@ -357,6 +357,6 @@ async function writeSampleGrid(config: DiTTrainConfig, model: DiT, source: Laten
     Classes: classes.join(','),
     Sampler: `euler steps=${t.sampleSteps} cfg=${cfg} shift=${t.sampleShift} seeds=${config.globalSeed}..${config.globalSeed + classes.length - 1}`,
   });
-  await writeFile(file, png);
+  await writeFileAtomic(file, png);
   return file;
 }

@@ -43,4 +43,14 @@ describe('writeFileAtomic', () => {
     expect(await readFile(path, 'utf8')).toBe('{"v":2}');
     expect(await readdir(root)).toEqual(['x.json']);
   });
+
+  it('removes the temporary files of writers that were killed, and keeps those of running ones', async () => {
+    const path = join(root, 'dit.safetensors');
+    const dead = join(root, '.dit.safetensors.999999999.0badf00d.tmp'); // no such process
+    const alive = join(root, `.dit.safetensors.${process.ppid}.0badf00d.tmp`); // our parent runs
+    const other = join(root, '.other.bin.999999999.0badf00d.tmp');
+    for (const p of [dead, alive, other]) await writeFile(p, 'partial');
+    await writeFileAtomic(path, 'new');
+    expect((await readdir(root)).sort()).toEqual([`.dit.safetensors.${process.ppid}.0badf00d.tmp`, '.other.bin.999999999.0badf00d.tmp', 'dit.safetensors']);
+  });
 });
