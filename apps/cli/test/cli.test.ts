@@ -193,6 +193,20 @@ describe('svg', () => {
     expect(readdirSync(join(work, 'refs')).filter((n) => n.endsWith('.activations.safetensors'))).toHaveLength(2); // features cached beside the inputs
     expect((await svg('eval', '--ref', 'refs/test.npz', '--samples', 'whole.npz', '--features', judge, '--backend', 'wasm')).stdout).toMatch(/\(features from the cache\)/);
 
+    // The FID Inception path on the fixture's random-weight Inception and numpy-written batches (read-only folder:
+    // the features cannot be cached there, the numbers come all the same).
+    const npz = join(fixturesDir(), 'eval/npz');
+    const inception = ['--inception', join(fixturesDir(), 'eval/fid_inception_v3.weights.safetensors'), '--backend', 'wasm'];
+    const adm = await svg('eval', '--ref', join(npz, 'ref_batch.npz'), '--samples', join(npz, 'sample_batch_compressed.npz'), ...inception, '--ref-stats', 'images', '--json', 'adm.json');
+    expect(adm.code, adm.stderr).toBe(0);
+    expect(adm.stdout).toMatch(/features {2}fid-inception-v3-[0-9a-f]{8} \(2048-d\)/);
+    const table = JSON.parse(readFileSync(join(work, 'adm.json'), 'utf8'));
+    expect([table.referenceCount, table.sampleCount]).toEqual([6, 5]);
+    for (const k of ['fid', 'sfid', 'inceptionScore']) expect(Number.isFinite(table[k]) && table[k] > 0, k).toBe(true);
+    // The fixture's stored mu/sigma are 64-d stand-ins: using them (the default) is refused, naming the dimensions.
+    const stored = await svg('eval', '--ref', join(npz, 'ref_batch.npz'), '--samples', join(npz, 'sample_batch_compressed.npz'), ...inception);
+    expect([stored.code, stored.stderr.trim().split('\n').at(-1)]).toEqual([2, 'svg: reference statistics are 64-dimensional, the features 2048-dimensional']);
+
     writeFileSync(join(work, 'junk.npz'), 'not an archive');
     const bad: [string[], RegExp][] = [
       [['eval', '--ref', 'refs/test.npz', '--samples', 'junk.npz', '--features', judge], /junk.npz: .*zip/],

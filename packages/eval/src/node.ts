@@ -28,6 +28,8 @@ export interface NpzActivations {
   cached: boolean;
   /** Image size `[height, width]` of `arr_0`. */
   imageSize: [number, number];
+  /** Why the activations could not be cached (e.g. a read-only folder); they are returned all the same. */
+  cacheError?: string;
 }
 
 /** The cache file of an npz's activations for an extractor. */
@@ -65,8 +67,12 @@ export async function npzActivations(path: string, extractor: FeatureExtractor, 
   } finally {
     await reader.close();
   }
-  if (options.cache !== false) await writeCache(cachePath, fingerprint, activations);
-  return { activations, storedStats, cached: false, imageSize: [height, width] };
+  let cacheError: string | undefined;
+  if (options.cache !== false) {
+    // The cache only saves time: a read-only folder (or a full disk) must not cost the activations just computed.
+    await writeCache(cachePath, fingerprint, activations).catch((e: Error) => (cacheError = e.message));
+  }
+  return { activations, storedStats, cached: false, imageSize: [height, width], cacheError };
 }
 
 async function* imageBatches(batches: AsyncIterable<RawTensor>, height: number, width: number): AsyncGenerator<ImageBatch> {

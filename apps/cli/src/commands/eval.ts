@@ -236,6 +236,7 @@ async function evaluateNpz(values: Record<string, unknown>): Promise<void> {
         onProgress: (done, total) => (bar ??= new ProgressBar(`${what} features`, total, 'img')).update(done),
       });
       console.log(`${what.padEnd(9)} ${path}: ${a.activations.count} images ${a.imageSize.join('×')}${a.cached ? ' (features from the cache)' : ''}`);
+      if (a.cacheError) console.error(`svg eval: features not cached (${a.cacheError})`);
       return a;
     };
     const r = await activations(ref, 'reference');
