@@ -4,7 +4,7 @@
  * `nhood_sizes = (3,)`, `DistanceBlock`). Pure TypeScript; the one expensive step, the Gram matrix `U·Vᵀ` of feature
  * blocks, is pluggable ({@link GramFunction}) so a BLAS or tfjs matmul can do it.
  */
-import { halfToNumber } from '@svg/weights';
+import { halfToNumber, numberToHalf } from '@svg/weights';
 
 /**
  * Computes the Gram block `A·Bᵀ`: `a` is `aRows × dim`, `b` is `bRows × dim` (row-major), the result `aRows × bRows`
@@ -89,49 +89,19 @@ export function jsGram(a: Float32Array, aRows: number, b: Float32Array, bRows: n
   return out;
 }
 
-const scratch32 = new Float32Array(1);
-const scratchBits = new Uint32Array(scratch32.buffer);
 let halfValues: Float64Array | undefined;
 
 /**
  * Rounds `x` to the nearest float16 value (ties to even; overflow to ±∞), through float32 first as numpy's and
- * Eigen's float16 arithmetic does (`half(float(a) op float(b))`). Same results as `halfToNumber(numberToHalf(x))`
- * of `@svg/weights`, without allocating.
+ * Eigen's float16 arithmetic does (`half(float(a) op float(b))`): `halfToNumber(numberToHalf(x))` of
+ * `@svg/weights`, with the 65,536 float16 values tabulated once.
  */
 export function roundToHalf(x: number): number {
-  scratch32[0] = x;
-  const bits = scratchBits[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  let mant = bits & 0x7fffff;
-  let h: number;
-  if (exp === 0xff) h = sign | 0x7c00 | (mant ? 0x200 : 0);
-  else {
-    const e = exp - 127 + 15;
-    if (e >= 0x1f) h = sign | 0x7c00;
-    else if (e <= 0) {
-      if (e < -10) h = sign;
-      else {
-        mant |= 0x800000;
-        const shift = 14 - e;
-        let half = mant >>> shift;
-        const rem = mant & ((1 << shift) - 1);
-        const mid = 1 << (shift - 1);
-        if (rem > mid || (rem === mid && half & 1)) half++;
-        h = sign | half;
-      }
-    } else {
-      h = (e << 10) | (mant >>> 13);
-      const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-      h |= sign;
-    }
-  }
   if (!halfValues) {
     halfValues = new Float64Array(65536);
     for (let i = 0; i < 65536; i++) halfValues[i] = halfToNumber(i);
   }
-  return halfValues[h];
+  return halfValues[numberToHalf(x)];
 }
 
 interface Resolved {

@@ -100,9 +100,12 @@ export function halfToNumber(h: number): number {
 }
 
 /** Encodes a number as IEEE half-precision bits, rounding to nearest even. */
+const halfScratch = new Float32Array(1);
+const halfScratchBits = new Uint32Array(halfScratch.buffer);
+
 export function numberToHalf(x: number): number {
-  const f32 = new Float32Array([x]);
-  const bits = new Uint32Array(f32.buffer)[0];
+  halfScratch[0] = x; // through float32 first, without allocating (hot in float16 emulation)
+  const bits = halfScratchBits[0];
   const sign = (bits >>> 16) & 0x8000;
   const exp = (bits >>> 23) & 0xff;
   let mant = bits & 0x7fffff;
