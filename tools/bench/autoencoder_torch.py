@@ -6,6 +6,7 @@ the residual ViT (torchvision layout, §1.4) and match_distribution (§1.6); the
 with the official config (ch 128, ch_mult 1,1,2,2,4, 2 ResNet blocks, attention at 16). Random weights, eval mode.
 
     /usr/bin/python3 tools/bench/autoencoder_torch.py [--threads 2] [--batch 1] [--iters 3] [--decode-only]
+        [--device cpu|cuda] [--dtype fp32|bf16]   (torch_common.py: strict fp32 on cuda, bf16 = autocast)
 prints one JSON line: {"encode_ms_per_image": ..., "decode_ms_per_image": ..., ...}. With --decode-only only the
 decoder is built and timed, on a random latent [B, 392, 16, 16] (encode_ms_per_image is null).
 """
@@ -14,13 +15,13 @@ import json
 import math
 import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_common  # noqa: E402
 from dinov3_torch import DinoV3  # noqa: E402
 
 
@@ -146,28 +147,23 @@ class Decoder(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--decode-only", action="store_true", help="time the decoder alone on a random latent")
+    torch_common.add_args(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    device = torch_common.setup(args)
+    meta = {"impl": "pytorch", **torch_common.info(args, device), "batch": args.batch}
     if args.decode_only:
-        decoder, times_ms = Decoder().eval(), []
-        z = torch.randn(args.batch, 392, 16, 16)
-        with torch.no_grad():
-            decoder(z)  # warm-up
-            for _ in range(args.iters):
-                t0 = time.perf_counter()
-                decoder(z)
-                times_ms.append(round(1000 * (time.perf_counter() - t0), 2))
+        decoder = Decoder().to(device).eval()
+        z = torch.randn(args.batch, 392, 16, 16, device=device)
+        times_ms = [round(1000 * s, 2) for s in torch_common.timed(lambda: decoder(z), args.iters, args, device)]
         dec = sorted(times_ms)[len(times_ms) // 2] / args.batch
-        print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": args.threads, "batch": args.batch, "encode_ms_per_image": None, "decode_ms_per_image": round(dec, 1), "decode_times_ms": times_ms}))
+        print(json.dumps({**meta, "encode_ms_per_image": None, "decode_ms_per_image": round(dec, 1), "decode_times_ms": times_ms}))
         return
-    dino, vit, decoder = DinoV3().eval(), ResidualViT().eval(), Decoder().eval()
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    dino, vit, decoder = (m.to(device).eval() for m in (DinoV3(), ResidualViT(), Decoder()))
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
 
     def encode(x):
         x_in = ((x + 1) / 2 - mean) / std
@@ -175,21 +171,16 @@ def main():
         z = torch.cat([h, match_distribution(h, vit(x_in))], dim=1)
         return z.reshape(x.shape[0], 392, 16, 16)
 
-    def timed(f, x):
-        f(x)  # warm-up
-        times = []
-        for _ in range(args.iters):
-            t0 = time.perf_counter()
-            f(x)
-            times.append(time.perf_counter() - t0)
-        times.sort()
+    def median_ms(f, x):
+        times = sorted(torch_common.timed(lambda: f(x), args.iters, args, device))
         return 1000 * times[len(times) // 2] / args.batch
 
+    images = torch.rand(args.batch, 3, 256, 256, device=device) * 2 - 1
+    enc = median_ms(encode, images)
     with torch.no_grad():
-        images = torch.rand(args.batch, 3, 256, 256) * 2 - 1
-        enc = timed(encode, images)
-        dec = timed(decoder, encode(images))
-    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": args.threads, "batch": args.batch, "encode_ms_per_image": round(enc, 1), "decode_ms_per_image": round(dec, 1)}))
+        latent = encode(images)
+    dec = median_ms(decoder, latent)
+    print(json.dumps({**meta, "encode_ms_per_image": round(enc, 1), "decode_ms_per_image": round(dec, 1)}))
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ Used as the PyTorch-CPU baseline of tools/bench/dinov3.mjs and, imported, by
 packages/dinov3/scripts/make_tiny_checkpoint.py. Parameter names are the official state-dict keys.
 
     /usr/bin/python3 tools/bench/dinov3_torch.py [--threads 2] [--size 256] [--depth 12] [--iters 5]
+        [--device cpu|cuda] [--dtype fp32|bf16]   (torch_common.py: strict fp32 on cuda, bf16 = autocast)
 prints one JSON line: {"ms_per_image": ..., ...}.
 """
 import argparse
 import json
 import math
-import time
+import os
+import sys
 
 import torch
 import torch.nn as nn
@@ -64,8 +66,8 @@ class SwiGLU(nn.Module):
 
 def rope_tables(h, w, periods, dtype):
     """sin, cos [h*w, hd]: angles [y | x] per period, tiled twice (spec 2.3), coordinates 2(i+0.5)/n - 1."""
-    ys = (torch.arange(h, dtype=dtype) + 0.5) / h
-    xs = (torch.arange(w, dtype=dtype) + 0.5) / w
+    ys = (torch.arange(h, dtype=dtype, device=periods.device) + 0.5) / h
+    xs = (torch.arange(w, dtype=dtype, device=periods.device) + 0.5) / w
     coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).reshape(-1, 2)
     coords = 2 * coords - 1
     angles = 2 * math.pi * coords[:, :, None] / periods.to(dtype)[None, None, :]
@@ -161,28 +163,24 @@ class DinoV3(nn.Module):
 
 
 def main():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_common
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--depth", type=int, default=12)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iters", type=int, default=5)
+    torch_common.add_args(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model = DinoV3(depth=args.depth).eval()  # ViT-S/16+ widths
-    x = torch.randn(args.batch, 3, args.size, args.size)
-    with torch.no_grad():
-        model.forward_features(x)  # warm-up
-        times = []
-        for _ in range(args.iters):
-            t0 = time.perf_counter()
-            model.forward_features(x)
-            times.append(time.perf_counter() - t0)
+    device = torch_common.setup(args)
+    model = DinoV3(depth=args.depth).to(device).eval()  # ViT-S/16+ widths
+    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    times = torch_common.timed(lambda: model.forward_features(x), args.iters, args, device)
     times_ms = [round(1000 * t, 2) for t in times]
     times.sort()
     ms = 1000 * times[len(times) // 2] / args.batch
-    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": args.threads, "size": args.size, "depth": args.depth, "batch": args.batch, "ms_per_image": round(ms, 1), "times_ms": times_ms}))
+    print(json.dumps({"impl": "pytorch", **torch_common.info(args, device), "size": args.size, "depth": args.depth, "batch": args.batch, "ms_per_image": round(ms, 1), "times_ms": times_ms}))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,27 @@
 #!/usr/bin/python3
-"""PyTorch CPU reference timing for tools/bench/dit.mjs: the SVG DiT forward written from
-/work/shared/spec/svg.md section 3 (not from upstream code), float32, eval mode, no_grad.
+"""PyTorch reference timing for tools/bench/run.mjs and dit.mjs: the SVG DiT forward written from
+/work/shared/spec/svg.md section 3 (not from upstream code), eval mode, no_grad.
 
 Usage: /usr/bin/python3 tools/bench/dit_torch.py --model S --batch 2 --tokens 256 --threads 2 --runs 3 [--cfg 4]
+       [--device cpu|cuda] [--dtype fp32|bf16]   (torch_common.py: strict fp32 on cuda, bf16 = autocast)
 With --cfg S (> 0) each timed run is one Euler step with classifier-free guidance, as @svg/flow's sample does it:
 two forwards of the batch (class labels, then the null label 1000), v = v_u + S(v_c - v_u), z + dt v.
-Prints one JSON line: {"model", "batch", "tokens", "threads", "torch", "cfg", "seconds": [...], "median_s"}.
+Prints one JSON line: {"model", "batch", "tokens", "threads", "torch", "device", "dtype", "cfg", "seconds": [...],
+"median_s"}.
 """
 import argparse
 import json
 import math
+import os
 import statistics
-import time
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_common  # noqa: E402
 
 PRESETS = {"S": (384, 12, 6), "B": (768, 12, 12), "L": (1024, 24, 16), "XL": (1152, 28, 16)}
 
@@ -70,7 +76,7 @@ class DiT(nn.Module):
         self.final = nn.Linear(dim, 2 * in_ch)
 
     def forward(self, x, t, y):
-        freqs = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float32) / 128)
+        freqs = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float32, device=t.device) / 128)
         args = t[:, None] * freqs[None]
         c = self.t2(F.silu(self.t1(torch.cat([torch.cos(args), torch.sin(args)], -1)))) + self.table(y)
         h = self.ln1(x) + self.pos_embed
@@ -80,39 +86,35 @@ class DiT(nn.Module):
         return self.final(modulate(self.final_norm(h), shift, scale))
 
 
+def guided_step(model, x, t, y, y_null, cfg, dt=0.25):
+    """One Euler step with classifier-free guidance, as @svg/flow's sample takes it: two forwards of the batch."""
+    vc = model(x, t, y)[..., :392]
+    vu = model(x, t, y_null)[..., :392]
+    return x + dt * (vu + cfg * (vc - vu))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="S", choices=PRESETS)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--tokens", type=int, default=256)
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--cfg", type=float, default=0, help="> 0: time one guided Euler step (2 forwards) instead of a forward")
+    torch_common.add_args(p)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    model = DiT(*PRESETS[a.model]).eval()
-    x = torch.randn(a.batch, a.tokens, 392)
-    t = torch.rand(a.batch)
-    y = torch.randint(0, 1001, (a.batch,))
-    y_null = torch.full((a.batch,), 1000)
+    device = torch_common.setup(a)
+    model = DiT(*PRESETS[a.model]).to(device).eval()
+    x = torch.randn(a.batch, a.tokens, 392, device=device)
+    t = torch.rand(a.batch, device=device)
+    y = torch.randint(0, 1001, (a.batch,), device=device)
+    y_null = torch.full((a.batch,), 1000, device=device)
 
     def step():
-        if a.cfg <= 0:
-            return model(x, t, y)
-        vc = model(x, t, y)[..., :392]
-        vu = model(x, t, y_null)[..., :392]
-        return x + 0.25 * (vu + a.cfg * (vc - vu))
+        return model(x, t, y) if a.cfg <= 0 else guided_step(model, x, t, y, y_null, a.cfg)
 
-    seconds = []
-    with torch.no_grad():
-        step()  # warm-up
-        for _ in range(a.runs):
-            start = time.perf_counter()
-            step()
-            seconds.append(time.perf_counter() - start)
-    print(json.dumps({"model": a.model, "batch": a.batch, "tokens": a.tokens, "threads": torch.get_num_threads(),
-                      "torch": torch.__version__, "cfg": a.cfg, "seconds": seconds, "median_s": statistics.median(seconds)}))
+    seconds = torch_common.timed(step, a.runs, a, device)
+    print(json.dumps({"model": a.model, "batch": a.batch, "tokens": a.tokens, **torch_common.info(a, device),
+                      "cfg": a.cfg, "seconds": seconds, "median_s": statistics.median(seconds)}))
 
 
 if __name__ == "__main__":

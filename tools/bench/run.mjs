@@ -21,6 +21,9 @@
  *   inception      pytorch-fid's FID Inception v3 (@svg/eval loadFidInception, the fixture weights
  *                  shared/fixtures/eval/fid_inception_v3.weights.safetensors) on the fixture's 2 photographs 299×299
  *                  → pool3 [2, 2048]. FLOPs = inceptionFlops(2). PyTorch: inception_torch.py --batch 2.
+ *   xl-image       one whole image: a 25-step Euler sample of DiT-XL with CFG at batch 1 (2 forwards of 1 latent per step),
+ *                  then the decoder → [1, 256, 256, 3]. Warm-up: the same with 1 step. Runs: 1 (webgpu 3; --image-runs).
+ *                  PyTorch: image_torch.py. (--image-dit S swaps in DiT-S, for a quick check of the case itself.)
  *   dit-XL-sample  memory: a 4-step Euler sample of DiT-XL with CFG at batch 2. Peak RSS while sampling (VmHWM, reset
  *   (dit-S-sample) through /proc/self/clear_refs after the model is built) ÷ (weights + activations), where weights
  *                  + activations = tfjs' peak live tensor bytes during one guided step (tf.profile peakBytes); and
@@ -33,9 +36,12 @@
  * 2048² matmul on this machine, measured at the start and the end of the run (the higher counts): "% of sgemm" =
  * our GFLOP/s ÷ that. ours/PyTorch is the time ratio (> 1: we are slower). Medians: the middle value (mean of the two middle ones for an even count).
  *
- * Flags: --models dit-S,dit-XL,dinov3,decoder,inception,dit-XL-sample (also dit-S-sample)   --backends wasm,cpu,webgpu
- *        --runs N (default: 5; DiT-XL and cpu 3)   --steps N (sample cases, default 4)   --threads N (PyTorch, default: cores)
- *        --no-torch   --quick   --json FILE   --timeout SECONDS (per case, default 1800)
+ * Flags: --models dit-S,dit-XL,dinov3,decoder,inception,xl-image,dit-XL-sample (also dit-S-sample)
+ *        --backends wasm,cpu,webgpu   --runs N (default: 5; DiT-XL and cpu 3)   --steps N (sample cases, default 4)
+ *        --threads N (PyTorch, default: cores)   --no-torch   --quick   --json FILE   --timeout SECONDS (per case, 1800)
+ *        --python PATH (default /usr/bin/python3)   --torch-device cpu|cuda   --torch-dtypes fp32[,bf16]
+ * With --torch-device cuda (the GPU run, tools/device/) "sgemm" is PyTorch's float32 8192² matmul on that GPU (TF32 off)
+ * and the PyTorch rows run there: strict fp32, and bf16 under autocast; ours/PyTorch is against fp32.
  * Default backends: wasm for every model; cpu for dit-S, dinov3, decoder and inception (DiT-XL on cpu is skipped unless named
  * explicitly with --models/--backends together with --cpu-xl); webgpu only when asked (here it is SwiftShader).
  *
@@ -46,7 +52,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,8 +72,10 @@ const median = (xs) => {
 const CFG = 4;
 const BATCH = 2;
 const TOKENS = 256;
+const IMAGE_STEPS = 25;
 const DIT_SIZES = { 'dit-S': 'S', 'dit-XL': 'XL', 'dit-S-sample': 'S', 'dit-XL-sample': 'XL' };
-const ALL_MODELS = ['dit-S', 'dit-XL', 'dinov3', 'decoder', 'inception', 'dit-S-sample', 'dit-XL-sample'];
+const ALL_MODELS = ['dit-S', 'dit-XL', 'dinov3', 'decoder', 'inception', 'xl-image', 'dit-S-sample', 'dit-XL-sample'];
+const imageDit = opt('image-dit', 'XL');
 
 if (has('case')) {
   await childMain();
@@ -104,15 +111,16 @@ async function childMain() {
   if (name.endsWith('-sample')) {
     Object.assign(result, await sampleCase(tf, name, Number(opt('steps', '4'))));
   } else {
-    const { run, params, cleanup } = await buildTimed(tf, name);
+    const { run, warmup = run, params, cleanup } = await buildTimed(tf, name);
     result.build_s = (performance.now() - tBuild) / 1000;
     result.params = params;
-    const once = async () => {
+    const once = async (f = run) => {
       const start = performance.now();
-      await readAll(await run());
+      await readAll(await f());
       return performance.now() - start;
     };
-    result.warmup_ms = await once();
+    result.warmup_ms = await once(warmup);
+    result.tensors_after_warmup = tf.memory().numTensors; // models that build their weights lazily have them now
     const ms = [];
     const tensors = [];
     for (let i = 0; i < runs; i++) {
@@ -148,6 +156,30 @@ async function childMain() {
         run: () => sample(fn, z, { steps: 1, cfg: CFG, mode: 'euler', y, yNull }),
         params: dit.parameterCount(),
         cleanup: () => (tf.dispose([z, y, yNull]), dit.dispose()),
+      };
+    }
+    if (name === 'xl-image') {
+      const { createDiT } = await import('@svg/dit');
+      const { sample } = await import('@svg/flow');
+      const { SVG_AUTOENCODER_CONFIG, createSvgAutoencoder } = await import('@svg/autoencoder');
+      const dit = createDiT(imageDit, { seed: 0 }).eval();
+      const decoder = createSvgAutoencoder(SVG_AUTOENCODER_CONFIG, { decoderOnly: true });
+      const channels = dit.config.inChannels;
+      const noise = tf.randomNormal([1, TOKENS, channels], 0, 1, 'float32', 1);
+      const y = tf.tensor1d([207], 'int32');
+      const yNull = tf.fill([1], dit.config.numClasses, 'int32');
+      const fn = (x, t, labels) => dit.forward(x, t, labels);
+      const image = async (steps) => {
+        const z = await sample(fn, noise, { steps, cfg: CFG, mode: 'euler', y, yNull });
+        const pixels = tf.tidy(() => decoder.decode(tf.reshape(z, [1, 16, 16, channels])));
+        z.dispose();
+        return pixels;
+      };
+      return {
+        run: () => image(IMAGE_STEPS),
+        warmup: () => image(1),
+        params: dit.parameterCount() + decoder.parameterCount(),
+        cleanup: () => (tf.dispose([noise, y, yNull]), dit.dispose(), decoder.dispose()),
       };
     }
     if (name === 'dinov3') {
@@ -257,15 +289,21 @@ async function parentMain() {
   const { ditFlops, dinov3Flops, decoderFlops, inceptionFlops } = await import('./flops.mjs');
   const { SVG_AUTOENCODER_CONFIG } = await import('@svg/autoencoder');
   const quick = has('quick');
-  const models = (opt('models', quick ? 'dit-S,dit-S-sample' : 'dit-S,dit-XL,dinov3,decoder,inception,dit-XL-sample')).split(',');
+  const models = (opt('models', quick ? 'dit-S,dit-S-sample' : 'dit-S,dit-XL,dinov3,decoder,inception,xl-image,dit-XL-sample')).split(',');
   for (const m of models) if (!ALL_MODELS.includes(m)) throw new Error(`unknown model '${m}' (known: ${ALL_MODELS.join(', ')})`);
   const backendsGiven = opt('backends', null);
   const backends = (backendsGiven ?? (quick ? 'wasm' : 'wasm,cpu')).split(',');
   const withTorch = !has('no-torch');
+  const python = opt('python', '/usr/bin/python3');
+  const torchDevice = opt('torch-device', 'cpu');
+  const torchDtypes = opt('torch-dtypes', 'fp32').split(',');
+  for (const d of torchDtypes) if (d !== 'fp32' && d !== 'bf16') throw new Error(`--torch-dtypes: unknown '${d}' (known: fp32, bf16)`);
+  const torchRow = (dtype) => (dtype === 'fp32' ? 'pytorch' : `pytorch-${dtype}`);
   const threads = Number(opt('threads', String(cpus().length)));
   const steps = Number(opt('steps', quick ? '2' : '4'));
   const timeoutS = Number(opt('timeout', '1800'));
-  const runsFor = (m, b) => Number(opt('runs', quick ? '1' : m === 'dit-XL' || b === 'cpu' ? '3' : '5'));
+  const runsFor = (m, b) =>
+    m === 'xl-image' ? Number(opt('image-runs', b === 'webgpu' || b === 'cuda' ? '3' : '1')) : Number(opt('runs', quick ? '1' : m === 'dit-XL' || b === 'cpu' ? '3' : '5'));
   const log = (s) => process.stderr.write(`${s}\n`);
 
   const flopsOf = {
@@ -274,6 +312,7 @@ async function parentMain() {
     dinov3: dinov3Flops('vits16plus', 1, 256),
     decoder: decoderFlops(SVG_AUTOENCODER_CONFIG.ddconfig, 1, 16),
     inception: inceptionFlops(BATCH),
+    'xl-image': IMAGE_STEPS * ditFlops(imageDit, 2, TOKENS) + decoderFlops(SVG_AUTOENCODER_CONFIG.ddconfig, 1, 16),
     'dit-S-sample': ditFlops('S', 2 * BATCH, TOKENS),
     'dit-XL-sample': ditFlops('XL', 2 * BATCH, TOKENS),
   };
@@ -285,7 +324,7 @@ async function parentMain() {
   for (const m of models) {
     for (const b of backends) {
       if (m.endsWith('-sample') && b === 'cpu' && !backendsGiven) continue; // one memory case by default: wasm
-      if (b === 'cpu' && m.startsWith('dit-XL') && !has('cpu-xl')) {
+      if (b === 'cpu' && (m.startsWith('dit-XL') || m === 'xl-image') && !has('cpu-xl')) {
         skipped.push(`${m} on cpu (minutes per forward; add --cpu-xl)`);
         continue;
       }
@@ -300,7 +339,7 @@ async function parentMain() {
   const loadStart = loadavg();
   const started = new Date();
   log(`run.mjs: ${cases.length} cases (${cases.map((c) => `${c.model}/${c.backend}`).join(', ')})${withTorch ? ' + PyTorch' : ''}`);
-  log('measuring sgemm (numpy float32 2048²) ...');
+  log(`measuring sgemm (${torchDevice === 'cuda' ? 'PyTorch CUDA float32 8192²' : 'numpy float32 2048²'}) ...`);
   const sgemm = measureSgemm();
   log(`  ${sgemm.gflops_2048.toFixed(1)} GFLOP/s`);
 
@@ -316,9 +355,13 @@ async function parentMain() {
       log(r.error ? `  FAILED: ${r.error}` : r.median_ms !== undefined ? `  ${r.median_ms.toFixed(1)} ms median of [${r.ms.map((v) => v.toFixed(0))}] (${r.wall_s.toFixed(0)} s)` : `  peak RSS ${r.peak_rss_mib.toFixed(0)} MiB, ${r.median_step_ms.toFixed(0)} ms/step (${r.wall_s.toFixed(0)} s)`);
     }
     if (withTorch && !m.endsWith('-sample')) {
-      log(`${m} in PyTorch (${threads} threads) ...`);
-      torch[m] = runTorch(m, runsFor(m, 'wasm'));
-      log(torch[m].error ? `  FAILED: ${torch[m].error}` : `  ${torch[m].median_ms.toFixed(1)} ms median of [${torch[m].ms.map((v) => v.toFixed(0))}]`);
+      torch[m] = {};
+      for (const dtype of torchDtypes) {
+        log(`${m} in PyTorch (${torchDevice === 'cuda' ? 'cuda' : `${threads} threads`}, ${dtype}) ...`);
+        const t = runTorch(m, runsFor(m, torchDevice === 'cuda' ? 'cuda' : 'wasm'), dtype);
+        torch[m][dtype] = t;
+        log(t.error ? `  FAILED: ${t.error}` : `  ${t.median_ms.toFixed(1)} ms median of [${t.ms.map((v) => v.toFixed(0))}]`);
+      }
     }
   }
   log('measuring sgemm again ...');
@@ -331,8 +374,7 @@ async function parentMain() {
   const lines = [];
   const out = (s = '') => lines.push(s);
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
-  const require = createRequire(import.meta.url);
-  const tfjsVersion = require('@tensorflow/tfjs-core/package.json').version;
+  const tfjsVersion = (await import('@tensorflow/tfjs-core')).version_core;
   const details = [...new Map(results.filter((r) => r.detail).map((r) => [r.backend, r.detail]))].map(([b, d]) => `${b} = ${d}`);
   const header = {
     date: started.toISOString(),
@@ -345,6 +387,9 @@ async function parentMain() {
     torch: sgemm.torch,
     numpy: sgemm.numpy,
     torch_threads: threads,
+    torch_device: torchDevice,
+    torch_dtypes: torchDtypes,
+    gpu: sgemm.gpu ?? null,
     sgemm_gflops: sgemmRate,
     sgemm_gflops_start: sgemm.gflops_2048,
     sgemm_gflops_end: sgemmEnd.gflops_2048,
@@ -355,17 +400,20 @@ async function parentMain() {
   out('# svg-ts benchmark: node tools/bench/run.mjs');
   out(`date: ${header.date}`);
   out(`cpu: ${cpuModel}, ${header.cores} cores; load average ${f2(loadStart)} at start, ${f2(loadEnd)} at end`);
-  out(`node ${process.version}, tfjs ${tfjsVersion}; PyTorch ${sgemm.torch} (${threads} threads), numpy ${sgemm.numpy}`);
-  out(`sgemm: ${sgemmRate.toFixed(1)} GFLOP/s (numpy float32 2048² matmul, median; the higher of ${sgemm.gflops_2048.toFixed(1)} at start and ${sgemmEnd.gflops_2048.toFixed(1)} at end; 1024²: ${sgemm.gflops_1024.toFixed(1)})`);
+  const torchWhere = torchDevice === 'cuda' ? `cuda on ${sgemm.gpu}; fp32 with TF32 off${torchDtypes.includes('bf16') ? ', bf16 = autocast' : ''}` : `${threads} threads`;
+  out(`node ${process.version}, tfjs ${tfjsVersion}; PyTorch ${sgemm.torch} (${torchWhere}), numpy ${sgemm.numpy}`);
+  const sgemmWhat = torchDevice === 'cuda' ? 'PyTorch CUDA float32 8192² matmul, TF32 off' : 'numpy float32 2048² matmul';
+  out(`sgemm: ${sgemmRate.toFixed(1)} GFLOP/s (${sgemmWhat}, median; the higher of ${sgemm.gflops_2048.toFixed(1)} at start and ${sgemmEnd.gflops_2048.toFixed(1)} at end; ${torchDevice === 'cuda' ? '2048²' : '1024²'}: ${sgemm.gflops_1024.toFixed(1)})`);
   out(`backends: ${details.join('; ') || 'none ran'}`);
   out(`timed: end to end with read-back, median of runs after 1 warm-up, random weights. dit-S/dit-XL = one Euler step with CFG at`);
   out(`  batch 2 (forward of 2 labelled + forward of 2 null-label latents; FLOPs of a batch-4 forward); dinov3 = ViT-S/16+ on 1`);
-  out(`  image 256² (261 tokens); decoder = 1 latent 16²×392 → 256²×3; inception = FID Inception v3, 2 images 299² → pool3.`);
+  out(`  image 256² (261 tokens); decoder = 1 latent 16²×392 → 256²×3; inception = FID Inception v3, 2 images 299² → pool3;`);
+  out(`  xl-image = one image: ${IMAGE_STEPS}-step Euler sample of DiT-${imageDit} with CFG at batch 1, then the decoder (warm-up: 1 step).`);
   out(`  GFLOP from shapes (matmuls + convs). % of sgemm = GFLOP/s ÷ sgemm GFLOP/s. ours/PyTorch = time ratio (> 1: ours slower).`);
   out();
   const cols = [
     ['model', 13, 'l'],
-    ['backend', 7, 'l'],
+    ['backend', 12, 'l'],
     ['ms (median)', 11, 'r'],
     ['runs', 4, 'r'],
     ['GFLOP', 7, 'r'],
@@ -381,8 +429,8 @@ async function parentMain() {
   const notes = [];
   for (const m of models.filter((m) => !m.endsWith('-sample'))) {
     const gflop = flopsOf[m] / 1e9;
-    const t = torch[m];
-    const tms = t && !t.error ? t.median_ms : null;
+    const reference = torch[m]?.[torchDtypes[0]];
+    const tms = reference && !reference.error ? reference.median_ms : null;
     for (const r of results.filter((r) => r.case === m)) {
       if (r.error) {
         out(row([m, r.backend, 'failed', '-', gflop.toFixed(1), '-', '-', tms === null ? '-' : tms.toFixed(1), '-']));
@@ -395,15 +443,17 @@ async function parentMain() {
       out(row([m, r.backend, r.median_ms.toFixed(1), r.ms.length, gflop.toFixed(1), rate.toFixed(1), `${((100 * rate) / sgemmRate).toFixed(1)}%`, tms === null ? '-' : tms.toFixed(1), ratio === null ? '-' : ratio.toFixed(2)]));
       tableRows.push({ model: m, backend: r.backend, median_ms: r.median_ms, ms: r.ms, runs: r.ms.length, gflop, gflop_per_s: rate, sgemm_fraction: rate / sgemmRate, torch_ms: tms, ours_over_torch: ratio });
     }
-    if (t) {
+    for (const [dtype, t] of Object.entries(torch[m] ?? {})) {
+      const backend = torchRow(dtype);
       if (t.error) {
-        out(row([m, 'pytorch', 'failed', '-', gflop.toFixed(1), '-', '-', '-', '-']));
-        notes.push(`${m} in PyTorch failed: ${t.error}`);
-      } else {
-        const rate = gflop / (t.median_ms / 1000);
-        out(row([m, 'pytorch', t.median_ms.toFixed(1), t.ms.length, gflop.toFixed(1), rate.toFixed(1), `${((100 * rate) / sgemmRate).toFixed(1)}%`, t.median_ms.toFixed(1), '1.00']));
-        tableRows.push({ model: m, backend: 'pytorch', median_ms: t.median_ms, ms: t.ms, runs: t.ms.length, gflop, gflop_per_s: rate, sgemm_fraction: rate / sgemmRate, torch_ms: t.median_ms, ours_over_torch: 1 });
+        out(row([m, backend, 'failed', '-', gflop.toFixed(1), '-', '-', '-', '-']));
+        notes.push(`${m} in PyTorch ${dtype} failed: ${t.error}`);
+        continue;
       }
+      const rate = gflop / (t.median_ms / 1000);
+      const ratio = tms === null ? null : t.median_ms / tms;
+      out(row([m, backend, t.median_ms.toFixed(1), t.ms.length, gflop.toFixed(1), rate.toFixed(1), `${((100 * rate) / sgemmRate).toFixed(1)}%`, tms === null ? '-' : tms.toFixed(1), ratio === null ? '-' : ratio.toFixed(2)]));
+      tableRows.push({ model: m, backend, median_ms: t.median_ms, ms: t.ms, runs: t.ms.length, gflop, gflop_per_s: rate, sgemm_fraction: rate / sgemmRate, torch_ms: tms, ours_over_torch: ratio });
     }
   }
 
@@ -421,6 +471,16 @@ async function parentMain() {
       }
       out(`| ${r.case.padEnd(13)} | ${r.backend.padEnd(7)} | ${r.median_step_ms.toFixed(0).padStart(7)} | ${r.weights_mib.toFixed(0).padStart(11)} | ${r.activations_mib.toFixed(0).padStart(15)} | ${r.peak_rss_mib.toFixed(0).padStart(12)} | ${r.rss_ratio.toFixed(2).padStart(5)} | ${(r.rss_ratio <= 1.3 ? 'yes' : 'NO').padEnd(5)} | ${`${r.tensors_before} → ${r.tensors_after_each_step.join(',')} → ${r.tensors_after}`.padEnd(41)} | ${(r.tensors_flat ? 'yes' : 'NO').padEnd(4)} |`);
       if (!r.peak_rss_reset) notes.push(`${r.case}: /proc/self/clear_refs not writable: peak RSS includes building the model`);
+    }
+  }
+
+  const counted = results.filter((r) => !r.error && r.tensors_after_each_run);
+  if (counted.length) {
+    out();
+    out('tensors (tf.memory().numTensors): after the warm-up → after each timed run; flat = no run leaves tensors behind');
+    for (const r of counted) {
+      const after = r.tensors_after_each_run;
+      out(`  ${`${r.case}/${r.backend}`.padEnd(20)} ${r.tensors_after_warmup} → ${after.join(', ')}  ${after.every((n) => n === r.tensors_after_warmup) ? 'flat' : 'GROWS'}`);
     }
   }
 
@@ -460,10 +520,10 @@ async function parentMain() {
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
 
   function runChild(model, backend, runs) {
-    const childArgs = [fileURLToPath(import.meta.url), '--case', model, '--backend', backend, '--runs', String(runs), '--steps', String(steps)];
+    const childArgs = [fileURLToPath(import.meta.url), '--case', model, '--backend', backend, '--runs', String(runs), '--steps', String(steps), '--image-dit', imageDit];
     // One profiled forward per model, for the FLOP cross-check: on the first cpu/wasm case (DiT-XL: its sample case)
     const profiled = results.some((r) => r.case === model && r.kernel_flops !== undefined);
-    if (model === 'dit-XL' || backend === 'webgpu' || profiled) childArgs.push('--no-profile');
+    if (model === 'dit-XL' || model === 'xl-image' || backend === 'webgpu' || profiled) childArgs.push('--no-profile');
     const r = spawnSync(process.execPath, childArgs, { encoding: 'utf8', timeout: timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
     const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
     if (r.status === 0 && line) return JSON.parse(line.slice(7));
@@ -471,21 +531,23 @@ async function parentMain() {
     return { case: model, backend, error: why };
   }
 
-  function runTorch(model, runs) {
-    const py = (script, extra) => spawnSync('/usr/bin/python3', [join(here, script), '--threads', String(threads), ...extra], { encoding: 'utf8', timeout: timeoutS * 1000, killSignal: 'SIGKILL' });
+  function runTorch(model, runs, dtype) {
+    const common = ['--threads', String(threads), '--device', torchDevice, '--dtype', dtype];
+    const py = (script, extra) => spawnSync(python, [join(here, script), ...common, ...extra], { encoding: 'utf8', timeout: timeoutS * 1000, killSignal: 'SIGKILL' });
     let r;
     if (model.startsWith('dit-')) r = py('dit_torch.py', ['--model', DIT_SIZES[model], '--batch', String(BATCH), '--tokens', String(TOKENS), '--cfg', String(CFG), '--runs', String(runs)]);
+    else if (model === 'xl-image') r = py('image_torch.py', ['--model', imageDit, '--steps', String(IMAGE_STEPS), '--cfg', String(CFG), '--runs', String(runs)]);
     else if (model === 'dinov3') r = py('dinov3_torch.py', ['--size', '256', '--batch', '1', '--iters', String(runs)]);
     else if (model === 'inception') r = py('inception_torch.py', ['--batch', String(BATCH), '--iters', String(runs)]);
     else r = py('autoencoder_torch.py', ['--decode-only', '--batch', '1', '--iters', String(runs)]);
     if (r.status !== 0) return { error: lastLine(r.stderr) || `exit ${r.status ?? r.signal}` };
     const j = JSON.parse(r.stdout.trim().split('\n').pop());
     const ms = j.seconds ? j.seconds.map((s) => 1000 * s) : j.times_ms ?? j.decode_times_ms;
-    return { ms, median_ms: median(ms), torch: j.torch, threads: j.threads };
+    return { ms, median_ms: median(ms), torch: j.torch, threads: j.threads, device: j.device, dtype: j.dtype };
   }
 
   function measureSgemm() {
-    const script = `
+    const script = torchDevice === 'cuda' ? cudaSgemmScript : `
 import json, time, numpy as np
 rng = np.random.default_rng(0)
 def rate(n):
@@ -504,11 +566,29 @@ except Exception:
     r["torch"] = None
 print(json.dumps(r))
 `;
-    const r = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`numpy sgemm measurement failed: ${lastLine(r.stderr)}`);
+    const r = spawnSync(python, ['-c', script], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`sgemm measurement failed: ${lastLine(r.stderr)}`);
     return JSON.parse(r.stdout.trim().split('\n').pop());
   }
 }
+
+// The GPU's float32 matmul rate through PyTorch (TF32 off: WebGPU has no TF32), 8192² (and 2048² in gflops_1024's
+// place), CUDA-event timed: the ceiling the webgpu rows are read against.
+const cudaSgemmScript = `
+import json, numpy as np, torch
+torch.backends.cuda.matmul.allow_tf32 = False
+def rate(n):
+    a, b = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
+    for _ in range(3): a @ b
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(10):
+        start.record(); a @ b; end.record(); torch.cuda.synchronize(); times.append(start.elapsed_time(end) / 1000)
+    times.sort()
+    return 2 * n ** 3 / times[len(times) // 2] / 1e9
+print(json.dumps({"gflops_2048": rate(8192), "gflops_1024": rate(2048), "numpy": np.__version__, "torch": torch.__version__,
+                  "gpu": torch.cuda.get_device_name()}))
+`;
 
 function lastLine(s) {
   return (s ?? '').trim().split('\n').filter(Boolean).pop() ?? '';
