@@ -2,6 +2,7 @@
  * The sampler page: wires the controls to backend start-up, model loading, generation and the gallery. Every
  * error ends up in the page's error area (never only in the console).
  */
+import { checkGeneratorParts } from '@svg/generate';
 import { BACKEND_CHOICES, type BackendChoice, checkBufferSize, mb, startBackend, watchGpuErrors } from './backend';
 import { Gallery, drawRgb } from './gallery';
 import { type GalleryItem, runGeneration } from './generate';
@@ -242,15 +243,12 @@ async function loadModels(): Promise<void> {
       dit.dispose();
       throw e;
     }
-    if (autoencoder.config.ddconfig.z_channels !== dit.config.inChannels) {
+    try {
+      checkGeneratorParts({ dit, decoder: autoencoder.config.ddconfig.z_channels, stats, classNames: manifest?.classes });
+    } catch (e) {
       dit.dispose();
       autoencoder.dispose();
-      throw new Error(`The DiT makes ${dit.config.inChannels}-channel latents but the decoder takes ${autoencoder.config.ddconfig.z_channels} channels: these models do not belong together.`);
-    }
-    if (manifest && manifest.classes.length !== dit.config.numClasses) {
-      dit.dispose();
-      autoencoder.dispose();
-      throw new Error(`${manifest.name}: svg-model.json names ${manifest.classes.length} classes but the DiT has ${dit.config.numClasses}`);
+      throw manifest ? new Error(`${manifest.name}: ${(e as Error).message}`) : e;
     }
     useClassNames(manifest?.classes ?? null, manifest?.sampling);
     models = {

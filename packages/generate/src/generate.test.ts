@@ -4,7 +4,7 @@ import { LdmDecoder } from '@svg/autoencoder';
 import { createDiT } from '@svg/dit';
 import { denormalizeLatent, loadLatentStats, seededNormal } from '@svg/flow';
 import { SeededRandom, initBackend, setInitSeed } from '@svg/nn';
-import { GeneratorMismatchError, checkGeneratorParts, generateImages, generationSettings, imageGrid } from './index';
+import { GeneratorMismatchError, checkGeneratorParts, decodeLatents, generateImages, generationSettings, imageGrid } from './index';
 
 const decoderConfig = { z_channels: 392, resolution: 32, out_ch: 3, ch: 32, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [], dropout: 0 };
 
@@ -56,6 +56,27 @@ describe('generateImages', () => {
     expect(maxDiff).toBeLessThanOrEqual(1);
     const otherClass = await generateImages({ dit, decoder, stats, classes: [5], seed: 8, steps: 4, cfg: 3 });
     expect(Buffer.compare(Buffer.from(otherClass[0].pixels), Buffer.from(alone[0].pixels))).not.toBe(0);
+  });
+
+  it("passes each step's clean-latent estimate x1(): decoded after the last step it is the final image", async () => {
+    const { dit, decoder } = tinyModels();
+    perturbFinalLayer(dit);
+    const stats = loadLatentStats();
+    const previews: Uint8Array[] = [];
+    const [image] = await generateImages({
+      dit, decoder, stats, classes: [4], seed: 3, steps: 3,
+      onStep: async ({ x1 }) => {
+        const estimate = x1();
+        previews.push((await decodeLatents(estimate, decoder, stats))[0].pixels);
+        estimate.dispose();
+      },
+    });
+    expect(previews).toHaveLength(3);
+    expect(Buffer.compare(Buffer.from(previews[2]), Buffer.from(image.pixels))).toBe(0);
+    expect(Buffer.compare(Buffer.from(previews[0]), Buffer.from(image.pixels))).not.toBe(0);
+    const flat = tf.zeros([1, 15, 392]);
+    await expect(decodeLatents(flat, decoder, null)).rejects.toThrow(/\[B, T, C\] with T a square, got \[1, 15, 392\]/);
+    flat.dispose();
   });
 
   it('reports every step, leaves no tensors behind, and rejects bad classes', async () => {

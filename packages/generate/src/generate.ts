@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DiT } from '@svg/dit';
-import { type LatentStats, type SolverName, SAMPLE_DEFAULTS, denormalizeLatent, sample, seededNormal } from '@svg/flow';
+import { type LatentStats, type SolverName, type StepInfo, SAMPLE_DEFAULTS, denormalizeLatent, sample, seededNormal } from '@svg/flow';
 import { checkGeneratorParts } from './compat';
 
 /** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
@@ -25,18 +25,26 @@ export interface GenerateOptions {
   shift?: number;
   cfgMode?: string;
   guidanceInterval?: readonly [number, number];
-  /** Called after every sampling step with the step count and the rate. */
-  onStep?: (info: { step: number; steps: number; t: number }) => void | Promise<void>;
+  /**
+   * Called after every sampling step (awaited before the next): the step count, the time reached, the latents `z`
+   * (owned by the sampler, valid during the call) and `x1()`, the current estimate of the clean latents (a new
+   * tensor for the caller to dispose; {@link decodeLatents} turns it into a preview).
+   */
+  onStep?: (info: Pick<StepInfo, 'step' | 'steps' | 't' | 'z' | 'x1'>) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
-export interface GeneratedImage {
-  classIndex: number;
-  seed: number;
+/** One image, 8-bit RGB. */
+export interface RgbImage {
   width: number;
   height: number;
   /** RGB, 8 bits per channel, rows top to bottom. */
   pixels: Uint8Array;
+}
+
+export interface GeneratedImage extends RgbImage {
+  classIndex: number;
+  seed: number;
 }
 
 /** The settings of a generation, e.g. to store in a PNG's text chunks. */
@@ -66,7 +74,6 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`class index ${c} is outside 0..${numClasses - 1}`);
   }
   const tokens = dit.numTokens;
-  const side = Math.round(Math.sqrt(tokens));
   const noise = tf.tidy(() => tf.concat(classes.map((_, i) => seededNormal([1, tokens, inChannels], seed + i)), 0));
   const y = tf.tensor1d(classes, 'int32');
   const yNull = tf.fill([classes.length], numClasses, 'int32') as tf.Tensor1D;
@@ -78,22 +85,37 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
       guidanceInterval: options.guidanceInterval,
       y,
       yNull: options.cfg === 1 ? undefined : yNull,
-      onStep: options.onStep && ((info) => options.onStep!({ step: info.step, steps: info.steps, t: info.t })),
+      onStep: options.onStep && (({ step, steps, t, z, x1 }) => options.onStep!({ step, steps, t, z, x1 })),
       signal: options.signal,
     });
   } finally {
     tf.dispose([noise, y, yNull]);
   }
+  try {
+    const images = await decodeLatents(z, decoder, stats);
+    return images.map((image, i) => ({ ...image, classIndex: classes[i], seed: seed + i }));
+  } finally {
+    z.dispose();
+  }
+}
+
+/**
+ * Latent tokens as the DiT makes them, `[B, T, C]` (normalised when the DiT was trained with statistics), to 8-bit
+ * RGB images: de-normalisation with `stats`, tokens → NHWC grid `[B, √T, √T, C]`, the decoder, clamping to [-1, 1]
+ * and `round((x + 1)·127.5)`. The final images of {@link generateImages} and previews of `x1()` go through here.
+ */
+export async function decodeLatents(z: tf.Tensor, decoder: LatentDecoder, stats: LatentStats | null): Promise<RgbImage[]> {
+  const [batch, tokens, channels] = z.shape;
+  const side = Math.round(Math.sqrt(tokens));
+  if (z.rank !== 3 || side * side !== tokens) throw new Error(`latents must be [B, T, C] with T a square, got [${z.shape.join(', ')}]`);
   const images = tf.tidy(() => {
     const latent = stats ? denormalizeLatent(z, stats) : z;
-    const grid = tf.reshape(latent, [classes.length, side, side, inChannels]) as tf.Tensor4D;
-    const x = tf.clipByValue(decoder.decode(grid), -1, 1);
+    const x = tf.clipByValue(decoder.decode(tf.reshape(latent, [batch, side, side, channels]) as tf.Tensor4D), -1, 1);
     return tf.cast(tf.round(tf.mul(tf.add(x, 1), 127.5)), 'int32');
   });
-  z.dispose();
   const [, height, width] = images.shape;
   const data = await images.data();
   images.dispose();
   const per = height * width * 3;
-  return classes.map((classIndex, i) => ({ classIndex, seed: seed + i, width, height, pixels: Uint8Array.from(data.subarray(i * per, (i + 1) * per)) }));
+  return Array.from({ length: batch }, (_, i) => ({ width, height, pixels: Uint8Array.from(data.subarray(i * per, (i + 1) * per)) }));
 }

@@ -80,6 +80,39 @@ describe('sample()', () => {
     tf.dispose([z, out]);
   });
 
+  it("gives each step's clean-sample estimate x̂₁: for Euler the one-step prediction z + (1 − t)·v from the step's start", async () => {
+    const z0 = tf.tensor(z0Values, [1, 16]);
+    let start = tf.clone(z0);
+    let tStart = 0;
+    const gaps: number[] = [];
+    const out = await sample(field, z0, {
+      steps: 5,
+      shift: 1,
+      onStep: async ({ z, t, x1 }) => {
+        const predicted = tf.tidy(() => tf.add(start, tf.mul(1 - tStart, field(start, tf.fill([1], tStart), undefined))));
+        const estimate = x1();
+        gaps.push(tf.tidy(() => tf.max(tf.abs(tf.sub(estimate, predicted)))).dataSync()[0]);
+        if (t === 1) expect(Array.from(await estimate.data())).toEqual(Array.from(await z.data()));
+        tf.dispose([predicted, estimate, start]);
+        start = tf.clone(z);
+        tStart = t;
+      },
+    });
+    expect(gaps).toHaveLength(5);
+    for (const g of gaps) expect(g).toBeLessThan(1e-5);
+    tf.dispose([z0, out, start]);
+  });
+
+  it('keeps every solver\'s state alive for x1() during onStep, and leaks nothing', async () => {
+    for (const mode of Object.keys(SOLVERS) as SolverName[]) {
+      const z = tf.tensor(z0Values, [1, 16]);
+      const before = tf.memory().numTensors;
+      const out = await sample(field, z, { mode, steps: 4, onStep: ({ x1 }) => x1().dispose() });
+      expect(tf.memory().numTensors).toBe(before + 1);
+      tf.dispose([z, out]);
+    }
+  });
+
   it('defaults to the SVG settings (25 Euler steps, shift 0.15) and leaves z alone', async () => {
     const z = tf.ones([1, 2]);
     const ts: number[] = [];
@@ -123,9 +156,11 @@ describe('sample()', () => {
       const before = tf.memory().numTensors;
       const counts: number[] = [];
       const out = await sample(condField, z, { y, yNull, mode, steps: 5, cfgMode: mode === 'dopri5' ? 'constant' : 'linear', onStep: () => void counts.push(tf.memory().numTensors) });
-      expect(counts.length).toBeGreaterThan(1);
-      expect(new Set(counts).size).toBe(1);
-      expect(counts[0]).toBe(before + 1 + (mode === 'dopri5' ? 1 : 0)); // the state (+ dopri5's reused last stage)
+      expect(counts.length).toBeGreaterThan(2);
+      // During onStep: the state, the previous state (for x1; at step 1 that is z itself) and dopri5's reused last stage.
+      const extra = mode === 'dopri5' ? 1 : 0;
+      expect(counts[0]).toBe(before + 1 + extra);
+      expect(new Set(counts.slice(1))).toEqual(new Set([before + 2 + extra]));
       expect(tf.memory().numTensors).toBe(before + 1);
       out.dispose();
     }

@@ -47,6 +47,12 @@ export interface StepInfo {
   nfe: number;
   /** The state after this step. Owned by the sampler: valid until the callback's promise settles; clone to keep. */
   z: tf.Tensor;
+  /**
+   * The current estimate of the clean sample, `x̂₁ = z + (1 − t)·v̄` with `v̄` this step's mean velocity
+   * `(z − z_prev) / (t − t_prev)`: for Euler exactly `z_prev + (1 − t_prev)·v(z_prev, t_prev)`, the one-step
+   * prediction from the step's start. Computed when called; the tensor is the caller's to dispose.
+   */
+  x1(): tf.Tensor;
 }
 
 /** Options of {@link sample}. Defaults are those of the SVG sampling script (`sample_svg.py`). */
@@ -129,8 +135,10 @@ export async function sample<Y = tf.Tensor | undefined>(fn: VelocityFn<Y>, z: tf
     return applyGuidance(guidanceRule(schedule, cfg, { t: Math.fround(t), step, steps: gridSteps }), vc, vu);
   };
 
-  const report = async (state: tf.Tensor, step: number, steps: number, t: number): Promise<void> => {
-    if (options.onStep) await options.onStep({ step, steps, t, nfe, z: state });
+  // `previous` (the state at `tPrevious`) is alive while onStep runs: the solvers dispose it after `report`.
+  const report = async (state: tf.Tensor, previous: tf.Tensor, tPrevious: number, step: number, steps: number, t: number): Promise<void> => {
+    const x1 = () => tf.tidy(() => tf.add(state, tf.mul((1 - t) / (t - tPrevious), tf.sub(state, previous))));
+    if (options.onStep) await options.onStep({ step, steps, t, nfe, z: state, x1 });
     if (options.signal) {
       await new Promise((resolve) => setTimeout(resolve, 0));
       options.signal.throwIfAborted();
@@ -148,9 +156,13 @@ export async function sample<Y = tf.Tensor | undefined>(fn: VelocityFn<Y>, z: tf
   try {
     for (let k = 0; k < gridSteps; k++) {
       const next = tf.tidy(() => step(velocity, state, k, times[k], times[k + 1], dts[k]));
-      if (state !== z) state.dispose();
+      const previous = state;
       state = next;
-      await report(state, k + 1, gridSteps, times[k + 1]);
+      try {
+        await report(state, previous, times[k], k + 1, gridSteps, times[k + 1]);
+      } finally {
+        if (previous !== z) previous.dispose();
+      }
     }
   } catch (e) {
     if (state !== z) state.dispose();
@@ -209,7 +221,7 @@ async function dopri5<Y>(
   velocity: Velocity,
   z: tf.Tensor,
   options: SampleOptions<Y>,
-  report: (state: tf.Tensor, step: number, steps: number, t: number) => Promise<void>,
+  report: (state: tf.Tensor, previous: tf.Tensor, tPrevious: number, step: number, steps: number, t: number) => Promise<void>,
 ): Promise<tf.Tensor> {
   const rtol = options.tolerance?.rtol ?? 1e-3;
   const atol = options.tolerance?.atol ?? 1e-3;
@@ -247,7 +259,8 @@ async function dopri5<Y>(
       const errNorm = (await trial.errNorm.data())[0];
       trial.errNorm.dispose();
       if (errNorm <= 1) {
-        if (state !== z) state.dispose();
+        const previous = state;
+        const tPrevious = t;
         k1.dispose();
         state = trial.zNext;
         k1 = trial.k7;
@@ -255,7 +268,11 @@ async function dopri5<Y>(
         accepted++;
         const factor = errNorm === 0 ? 10 : Math.min(10, Math.max(0.2, 0.9 * errNorm ** -0.2));
         h *= factor;
-        await report(state, accepted, accepted + (t < 1 ? Math.ceil((1 - t) / Math.min(h, 1 - t)) : 0), t);
+        try {
+          await report(state, previous, tPrevious, accepted, accepted + (t < 1 ? Math.ceil((1 - t) / Math.min(h, 1 - t)) : 0), t);
+        } finally {
+          if (previous !== z) previous.dispose();
+        }
       } else {
         trial.zNext.dispose();
         trial.k7.dispose();
