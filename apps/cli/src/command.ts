@@ -63,16 +63,3 @@ export function intOption(values: Record<string, unknown>, name: string, min = -
   return n;
 }
 
-/** Parses a finite number option (empty, `Infinity` and values that overflow to it are refused), with bounds. */
-export function numberOption(values: Record<string, unknown>, name: string, min = -Number.MAX_VALUE, max = Number.MAX_VALUE): number | undefined {
-  const v = values[name];
-  if (v === undefined) return undefined;
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
-  const range = min === -Number.MAX_VALUE && max === Number.MAX_VALUE ? '' : ` in [${min}, ${max}]`;
-  if (!Number.isFinite(n)) throw new CliError(`--${name} must be a finite number${range}, got "${v}"`);
-  if (n < min || n > max) throw new CliError(`--${name} must be a number in [${min}, ${max}], got "${v}"`);
-  return n;
-}
-
-/** Guidance scales beyond this are surely typos (they saturate every image). */
-export const MAX_CFG = 100;

@@ -238,7 +238,8 @@ describe('svg', () => {
       [['sample', '--dit', tiny.dit, '--autoencoder', tiny.ae, '--sampler', 'magic'], /--sampler must be one of euler, heun/],
       [['sample', '--dit', tiny.ae, '--autoencoder', tiny.ae, '--config', tiny.config, '--classes', '1'], /cannot load the DiT/],
       [['encode', '/etc/hostname', '--autoencoder', tiny.ae, '--config', tiny.config], /not a readable image/],
-      [['sample', '--steps', 'many'], /--steps must be an integer/],
+      [['sample', '--steps', 'many'], /^svg: --steps must be a number, got "many"$/],
+      [['sample', '--steps', '0'], /^svg: --steps must be an integer in \[1, 10000\], got "0"$/],
       [['sample', '--bogus'], /Unknown option '--bogus'/],
       [['stats', join(work, 'no-such-folder'), '--autoencoder', tiny.ae], /does not exist/],
       [['train', 'autoencoder', '--config', join(root, 'configs/tiny-dit-fashion-mnist.yaml')], /is a DiT config, not an autoencoder config/],
@@ -256,10 +257,10 @@ describe('svg', () => {
       [['encode', join(photos, 'coffee.png'), ...tinyAe, '--out', 'latents.png'], /^svg: --out must name a \.safetensors file/, 'latents.png'],
       [['convert', join(fixturesDir(), 'checkpoints/dit_ema_step.pt'), 'bogus.safetensors', '--key', 'bogus'], /dit_ema_step\.pt: no entry "bogus" for --key \(the file holds: ema, step\)$/, 'bogus.safetensors'],
       [['convert', join(fixturesDir(), 'checkpoints/dit_plain.pt'), 'plain.safetensors', '--key', 'ema'], /the file is a plain state dict \(40 tensors, no entries to choose from\): leave out --key$/, 'plain.safetensors'],
-      [['sample', '--dit', tiny.dit, ...tinyAe, '--cfg=', '--out', 'cfg-empty.png'], /^svg: --cfg must be a finite number in \[0, 100\], got ""$/, 'cfg-empty.png'],
+      [['sample', '--dit', tiny.dit, ...tinyAe, '--cfg=', '--out', 'cfg-empty.png'], /^svg: --cfg must be a number, got ""$/, 'cfg-empty.png'],
       [['sample', '--dit', tiny.dit, ...tinyAe, '--cfg', '1e308', '--out', 'cfg-huge.png'], /^svg: --cfg must be a number in \[0, 100\], got "1e308"$/, 'cfg-huge.png'],
-      [['sample', '--shift', 'Infinity', '--out', 'shift.png'], /^svg: --shift must be a finite number in \[0, 1000\], got "Infinity"$/, 'shift.png'],
-      [['eval', '--cfg', '', '--num', '10'], /^svg: --cfg must be a finite number in \[0, 100\], got ""$/],
+      [['sample', '--shift', 'Infinity', '--out', 'shift.png'], /^svg: --shift must be a number in \(0, 1000\], got "Infinity"$/, 'shift.png'],
+      [['eval', '--cfg', '', '--num', '10'], /^svg: --cfg must be a number, got ""$/],
     ];
     for (const [args, message, output] of cases) {
       const r = await svg(...args);

@@ -3,7 +3,7 @@
  * and persistence in localStorage so a reload keeps them (and the model URLs).
  */
 import { type ClassInfo, findClass, imagenetClasses } from '@svg/data-imagenet';
-import { SAMPLE_DEFAULTS, SOLVERS, type SolverName, parseCfgMode } from '@svg/flow';
+import { SAMPLE_DEFAULTS, SOLVERS, type SamplerSettings, SamplerSettingsError, type SolverName, resolveSamplerSettings } from '@svg/flow';
 
 export interface Settings {
   /** Class index, or {@link ALL_CLASSES}: one image of every class (models with up to {@link MAX_IMAGES} classes). */
@@ -94,6 +94,9 @@ export function parseClass(text: string, names: ClassNames): number {
   return hit.index;
 }
 
+/** The form's names of the sampler settings, for messages. */
+const FIELD_NAMES: Record<keyof SamplerSettings, string> = { steps: 'steps', cfg: 'CFG scale', shift: 'timestep shift', mode: 'sampler', cfgMode: 'CFG mode', guidanceInterval: 'guidance interval' };
+
 /** Checks every field for a model with `numClasses` classes; the message names the field and what it needs. */
 export function validateSettings(s: Settings, numClasses = 1000): string | null {
   const intIn = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
@@ -101,16 +104,13 @@ export function validateSettings(s: Settings, numClasses = 1000): string | null 
     if (numClasses > MAX_IMAGES) return `"all classes" needs a model with at most ${MAX_IMAGES} classes; this one has ${numClasses}: choose a class`;
   } else if (!intIn(s.classIndex, 0, numClasses - 1)) return `class must be one of the model's ${numClasses} classes`;
   if (!intIn(s.count, 1, MAX_IMAGES)) return `number of images must be 1 to ${MAX_IMAGES}`;
-  if (!intIn(s.steps, 1, 1000)) return 'steps must be an integer from 1 to 1000';
-  if (!Number.isFinite(s.cfg) || s.cfg < 0) return 'CFG scale must be a number ≥ 0';
-  if (!Number.isFinite(s.shift) || s.shift <= 0) return 'timestep shift must be a number > 0';
   if (!intIn(s.seed, 0, MAX_SEED)) return `seed must be an integer from 0 to ${MAX_SEED}`;
-  if (!SOLVER_NAMES.includes(s.sampler)) return `sampler must be one of ${SOLVER_NAMES.join(', ')}`;
   if (!intIn(s.previewEvery, 1, 1000)) return 'preview interval must be a whole number of steps ≥ 1';
   try {
-    parseCfgMode(s.cfgMode);
+    resolveSamplerSettings({ steps: s.steps, cfg: s.cfg, shift: s.shift, mode: s.sampler, cfgMode: s.cfgMode });
   } catch (e) {
-    return (e as Error).message;
+    if (!(e instanceof SamplerSettingsError)) throw e;
+    return e.format(FIELD_NAMES[e.setting]);
   }
   return null;
 }

@@ -4,7 +4,8 @@
  * - schedules: {@link timeSchedule}, {@link shiftTime}, {@link timeDeltas}
  * - training: {@link rectifiedFlowLoss}
  * - sampling: {@link sample} (Euler, Heun, midpoint, RK4, adaptive Dormand–Prince) with every classifier-free
- *   guidance mode of the reference ({@link parseCfgMode}) and a guidance interval
+ *   guidance mode of the reference ({@link parseCfgMode}) and a guidance interval; its settings, their defaults
+ *   and ranges once: {@link SamplerSettings}, {@link SAMPLE_DEFAULTS}, {@link resolveSamplerSettings}
  * - latent normalisation: {@link loadLatentStats}, {@link normalizeLatent}, {@link denormalizeLatent}
  * - reproducible host noise: {@link SeededRandom}, {@link seededNormal}
  */
@@ -23,7 +24,16 @@ export {
   applyGuidance,
   inGuidanceInterval,
 } from './guidance';
-export { type SampleOptions, type SolverName, type StepInfo, SAMPLE_DEFAULTS, SOLVERS, sample } from './solvers/samplers';
+export { type SampleOptions, type StepInfo, sample } from './solvers/samplers';
+export {
+  type SamplerSettings,
+  type SolverName,
+  SAMPLE_DEFAULTS,
+  SAMPLER_LIMITS,
+  SOLVERS,
+  SamplerSettingsError,
+  resolveSamplerSettings,
+} from './settings';
 export {
   type LatentStats,
   type NormalizeOptions,

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { read, testBackends, useBackend } from '../../../tools/testing/backends';
 import { expectClose, loadFixture } from '../../../tools/testing/fixtures';
 import { rectifiedFlowLoss } from './loss';
-import { type SolverName, sample } from './solvers/samplers';
+import { type SolverName } from './settings';
+import { sample } from './solvers/samplers';
 import { toTensor } from './testing/setup';
 
 const report = (fixture: string, name: string, r: { maxAbs: number; relL2: number }, tol: unknown) =>

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DiT } from '@svg/dit';
-import { type LatentStats, type SolverName, type StepInfo, SAMPLE_DEFAULTS, denormalizeLatent, sample, seededNormal } from '@svg/flow';
+import { type LatentStats, type SamplerSettings, type StepInfo, denormalizeLatent, resolveSamplerSettings, sample, seededNormal } from '@svg/flow';
 import { checkGeneratorParts } from './compat';
 
 /** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
@@ -10,7 +10,8 @@ export interface LatentDecoder {
   readonly latentChannels?: number;
 }
 
-export interface GenerateOptions {
+/** What to generate and with which models; the sampler settings not given are @svg/flow's `SAMPLE_DEFAULTS`. */
+export interface GenerateOptions extends Partial<SamplerSettings> {
   dit: DiT;
   decoder: LatentDecoder;
   /** Latent statistics the DiT was trained with (`feature_norm`); `null` when it was trained without. */
@@ -19,12 +20,6 @@ export interface GenerateOptions {
   classes: number[];
   /** Image i uses noise from seed `seed + i`, so any image can be made again alone (default 0). */
   seed?: number;
-  steps?: number;
-  cfg?: number;
-  mode?: SolverName;
-  shift?: number;
-  cfgMode?: string;
-  guidanceInterval?: readonly [number, number];
   /**
    * Called after every sampling step (awaited before the next): the step count, the time reached, the latents `z`
    * (owned by the sampler, valid during the call) and `x1()`, the current estimate of the clean latents (a new
@@ -48,15 +43,11 @@ export interface GeneratedImage extends RgbImage {
 }
 
 /** The settings of a generation, e.g. to store in a PNG's text chunks. */
-export function generationSettings(options: GenerateOptions): Record<string, string> {
-  const { steps, cfg, mode, shift, cfgMode } = { ...SAMPLE_DEFAULTS, ...definedOnly(options) };
+export function generationSettings(options: Partial<SamplerSettings>): Record<string, string> {
+  const { steps, cfg, mode, shift, cfgMode, guidanceInterval } = resolveSamplerSettings(options);
   const out: Record<string, string> = { steps: String(steps), cfg: String(cfg), sampler: mode, shift: String(shift), 'cfg-mode': cfgMode };
-  if (options.guidanceInterval) out['guidance-interval'] = options.guidanceInterval.join(',');
+  if (guidanceInterval) out['guidance-interval'] = guidanceInterval.join(',');
   return out;
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**
@@ -70,6 +61,7 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
   const { numClasses, inChannels } = dit.config;
   // Mismatched parts must fail before the sampling steps, not after them.
   checkGeneratorParts({ dit, decoder, stats });
+  const { steps, cfg, mode, shift, cfgMode, guidanceInterval } = resolveSamplerSettings(options);
   for (const c of classes) {
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new RangeError(`class index ${c} is outside 0..${numClasses - 1}`);
   }
@@ -81,10 +73,14 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
   let z: tf.Tensor;
   try {
     z = await sample((x, t, labels) => dit.forward(x as tf.Tensor3D, t as tf.Tensor1D, labels), noise, {
-      ...definedOnly({ steps: options.steps, cfg: options.cfg, mode: options.mode, shift: options.shift, cfgMode: options.cfgMode }),
-      guidanceInterval: options.guidanceInterval,
+      steps,
+      cfg,
+      mode,
+      shift,
+      cfgMode,
+      guidanceInterval,
       y,
-      yNull: options.cfg === 1 ? undefined : yNull,
+      yNull: cfg === 1 ? undefined : yNull,
       onStep: options.onStep && (({ step, steps, t, z, x1 }) => options.onStep!({ step, steps, t, z, x1 })),
       signal: options.signal,
     });

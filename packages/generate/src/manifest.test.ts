@@ -29,5 +29,7 @@ describe('model manifest (svg-model.json)', () => {
     expect(() => parseModelManifest({ ...good, dit: '' })).toThrow(/dit must be a non-empty string/);
     expect(() => parseModelManifest({ ...good, classes: [] })).toThrow(/classes must be a non-empty list/);
     expect(() => parseModelManifest({ ...good, imageSize: 0 })).toThrow(/imageSize must be a positive integer/);
+    expect(() => parseModelManifest({ ...good, sampling: { steps: 0 } }, 'x.json')).toThrow(/^x\.json: sampling\.steps must be an integer in \[1, 10000\], got 0$/);
+    expect(() => parseModelManifest({ ...good, sampling: { mode: 'rk45' } })).toThrow(/sampling\.mode must be one of euler, heun, midpoint, rk4, dopri5, got "rk45"/);
   });
 });

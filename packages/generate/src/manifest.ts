@@ -1,3 +1,5 @@
+import { type SamplerSettings, SamplerSettingsError, resolveSamplerSettings } from '@svg/flow';
+
 /** File name of a model folder's manifest. */
 export const MODEL_MANIFEST = 'svg-model.json';
 
@@ -20,8 +22,8 @@ export interface ModelManifest {
   classes: string[];
   /** Image side in pixels. */
   imageSize: number;
-  /** Sampler settings the model is meant to be used with (any of steps, cfg, shift, mode, cfgMode). */
-  sampling: { steps?: number; cfg?: number; shift?: number; mode?: string; cfgMode?: string };
+  /** Sampler settings the model is meant to be used with (any of them; checked like every other front end's). */
+  sampling: Partial<SamplerSettings>;
   /** Optional scorer shipped with the model (e.g. the Fashion-MNIST classifier of `@svg/eval`). */
   classifier?: string;
 }
@@ -41,10 +43,16 @@ export function parseModelManifest(value: unknown, source = MODEL_MANIFEST): Mod
   if (m.stats !== null && typeof m.stats !== 'string') fail('stats must be a file name or null');
   if (!Array.isArray(m.classes) || m.classes.length === 0 || !m.classes.every((c) => typeof c === 'string')) fail('classes must be a non-empty list of names');
   if (!Number.isInteger(m.imageSize) || (m.imageSize as number) < 1) fail('imageSize must be a positive integer');
-  const sampling = (m.sampling ?? {}) as Record<string, unknown>;
-  if (typeof sampling !== 'object' || Array.isArray(sampling)) fail('sampling must be an object');
+  const sampling = (m.sampling ?? {}) as Partial<SamplerSettings>;
+  if (typeof sampling !== 'object' || sampling === null || Array.isArray(sampling)) fail('sampling must be an object');
+  try {
+    resolveSamplerSettings(sampling);
+  } catch (e) {
+    if (!(e instanceof SamplerSettingsError)) throw e;
+    fail(e.format(`sampling.${e.setting}`));
+  }
   if (m.classifier !== undefined && typeof m.classifier !== 'string') fail('classifier must be a file name');
-  return m as unknown as ModelManifest;
+  return { ...m, sampling } as unknown as ModelManifest;
 }
 
 /** The label of a class name (case- and punctuation-insensitive), or -1. */

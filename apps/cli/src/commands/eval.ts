@@ -20,10 +20,11 @@ import { FashionMnistImages, loadFashionMnist } from '@svg/train';
 import { readCheckpointFile, readSafetensorsFile, writeFileAtomic } from '@svg/weights/node';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
-import { MAX_CFG, backendHelp, backendOption, defineCommand, intOption, numberOption } from '../command';
+import { backendHelp, backendOption, defineCommand, intOption } from '../command';
 import { requireFile } from '../files';
 import { DEFAULT_MODEL_DIR, loadModelFolder } from '../models';
 import { ProgressBar } from '../progress';
+import { samplerFlags } from '../sampler-flags';
 
 /** What `svg eval` measures (also its `--json` output). */
 export interface EvalReport {
@@ -102,7 +103,7 @@ export const evalCommand = defineCommand({
     const num = intOption(values, 'num', 10, 1_000_000)!;
     const batch = intOption(values, 'batch', 1, 4096)!;
     const seed = intOption(values, 'seed', 0, Number.MAX_SAFE_INTEGER)!;
-    const explicit = { steps: intOption(values, 'steps', 1, 10_000), cfg: numberOption(values, 'cfg', 0, MAX_CFG), shift: numberOption(values, 'shift', 0, 1000) };
+    samplerFlags(values); // bad flags fail before the models load
     await startBackend(values.backend);
     const dir = (values.model as string | undefined) ?? DEFAULT_MODEL_DIR;
     const model = await loadModelFolder(dir);
@@ -116,12 +117,8 @@ export const evalCommand = defineCommand({
     } catch (e) {
       throw new CliError(`${classifierPath}: ${(e as Error).message}`);
     }
-    const settings = {
-      steps: explicit.steps ?? manifest.sampling.steps ?? 25,
-      cfg: explicit.cfg ?? manifest.sampling.cfg ?? 4,
-      shift: explicit.shift ?? manifest.sampling.shift ?? 1,
-      seed,
-    };
+    const { steps, cfg, shift } = samplerFlags(values, manifest.sampling);
+    const settings = { steps, cfg, shift, seed };
     const size = manifest.imageSize;
     const data = values.data as string | undefined;
 

@@ -4,14 +4,15 @@ import { NpzFileWriter, writeFileAtomic } from '@svg/weights/node';
 import { dirname, join } from 'node:path';
 import { ClassLookupError, encodePng, findClass } from '@svg/data-imagenet';
 import { loadDiTFile } from '@svg/dit/node';
-import { type LatentStats, SAMPLE_DEFAULTS, SOLVERS, formatCfgMode, isStepIndexed, loadLatentStats, parseCfgMode } from '@svg/flow';
+import { type LatentStats, SOLVERS, loadLatentStats } from '@svg/flow';
 import { type GenerateOptions, type GeneratedImage, type ModelManifest, findClassName, generateImages, generationSettings, imageGrid } from '@svg/generate';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
-import { MAX_CFG, backendHelp, backendOption, defineCommand, intOption, numberOption, requireString } from '../command';
+import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
 import { requireFile, requireFolderName, requireOutputExtension } from '../files';
 import { DEFAULT_MODEL_DIR, autoencoderHelp, autoencoderOptions, checkParts, loadAutoencoderOption, loadModelFolder, readModelManifest, readStatsFile, timedLoad } from '../models';
 import { ProgressBar } from '../progress';
+import { samplerFlags } from '../sampler-flags';
 
 /** The class labels of sample_svg.py. */
 export const OFFICIAL_CLASSES = [130, 270, 284, 688, 250, 146, 980, 484, 207, 360, 387, 974, 88, 979, 417, 279];
@@ -82,21 +83,8 @@ export const sampleCommand = defineCommand({
     const batch = intOption(values, 'batch', 1, 1024)!;
     const scale = intOption(values, 'scale', 1, 64)!;
     const seed = intOption(values, 'seed', 0, Number.MAX_SAFE_INTEGER)!;
-    const sampler = (values.sampler as string | undefined) ?? SAMPLE_DEFAULTS.mode;
-    if (!(sampler in SOLVERS)) throw new CliError(`--sampler must be one of ${Object.keys(SOLVERS).join(', ')}, got "${sampler}"`);
-    const cfgMode = (values['cfg-mode'] as string | undefined) ?? SAMPLE_DEFAULTS.cfgMode;
-    let schedule;
-    try {
-      schedule = parseCfgMode(cfgMode);
-    } catch (e) {
-      throw new CliError(`--cfg-mode: ${(e as Error).message}`);
-    }
-    const explicit = { steps: intOption(values, 'steps', 1, 10_000), cfg: numberOption(values, 'cfg', 0, MAX_CFG), shift: numberOption(values, 'shift', 0, 1000) };
-    // dopri5 picks its own steps, so a guidance schedule over step indices has nothing to follow (cfg 1: no guidance).
-    if (sampler === 'dopri5' && isStepIndexed(schedule) && explicit.cfg !== 1) {
-      throw new CliError(`--cfg-mode ${formatCfgMode(schedule)} follows the step index, which the adaptive dopri5 sampler has not: use --sampler euler/heun/midpoint/rk4, or --cfg-mode constant or early-X with dopri5`);
-    }
-    const guidanceInterval = parseInterval(values['guidance-interval'] as string | undefined);
+    // Checked now, before any loading, against the defaults; again below against the model folder's.
+    samplerFlags(values);
     const npz = values.npz as string | undefined;
     const out = (values.out as string | undefined) ?? (npz ? undefined : 'samples.png');
     const outDir = values['out-dir'] as string | undefined;
@@ -135,15 +123,7 @@ export const sampleCommand = defineCommand({
       ? Array.from({ length: dit.config.numClasses }, (_, k) => k)
       : chosen;
     const classes = num === undefined ? chosen : Array.from({ length: num }, (_, i) => cycle[i % cycle.length]);
-    const defaults = { ...SAMPLE_DEFAULTS, ...(manifest?.sampling ?? {}) };
-    const settings = {
-      steps: explicit.steps ?? defaults.steps,
-      cfg: explicit.cfg ?? defaults.cfg,
-      shift: explicit.shift ?? defaults.shift,
-      mode: sampler as GenerateOptions['mode'],
-      cfgMode,
-      guidanceInterval,
-    };
+    const { schedule: _schedule, ...settings } = samplerFlags(values, manifest?.sampling);
     const className = (k: number) => (manifest ? manifest.classes[k] : findClass(k).name);
 
     const source: Record<string, string> = modelDir ? { model: manifest!.name } : { dit: ditPath!, autoencoder: aePath! };
@@ -254,13 +234,4 @@ function parseClasses(indices: string | undefined, names: string | undefined, ma
       throw e;
     }
   });
-}
-
-function parseInterval(text: string | undefined): [number, number] | undefined {
-  if (text === undefined) return undefined;
-  const parts = text.split(',').map(Number);
-  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x)) || parts[0] > parts[1]) {
-    throw new CliError(`--guidance-interval must be lo,hi with lo <= hi, got "${text}"`);
-  }
-  return [parts[0], parts[1]];
 }

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeSchedule } from '../schedule';
 import { useCpu } from '../testing/setup';
 import type { VelocityFn } from '../velocity';
-import { SOLVERS, type SolverName, type StepInfo, sample } from './samplers';
+import { SOLVERS, type SolverName } from '../settings';
+import { type StepInfo, sample } from './samplers';
 
 beforeAll(useCpu);
 
@@ -89,7 +90,7 @@ describe('sample()', () => {
       steps: 5,
       shift: 1,
       onStep: async ({ z, t, x1 }) => {
-        const predicted = tf.tidy(() => tf.add(start, tf.mul(1 - tStart, field(start, tf.fill([1], tStart), undefined))));
+        const predicted = tf.tidy(() => tf.add(start, tf.mul(1 - tStart, field(start, tf.fill([1], tStart), undefined) as tf.Tensor)));
         const estimate = x1();
         gaps.push(tf.tidy(() => tf.max(tf.abs(tf.sub(estimate, predicted)))).dataSync()[0]);
         if (t === 1) expect(Array.from(await estimate.data())).toEqual(Array.from(await z.data()));
@@ -207,8 +208,10 @@ describe('sample()', () => {
   it('rejects unknown solvers and step-indexed guidance with dopri5', async () => {
     const z = tf.ones([1, 2]);
     const y = tf.tensor1d([1], 'int32');
-    await expect(sample(field, z, { mode: 'rk45' as SolverName })).rejects.toThrow(/unknown solver 'rk45'/);
-    await expect(sample(field, z, { mode: 'dopri5', y, yNull: y, cfgMode: 'late' })).rejects.toThrow(/depends on the step index/);
+    await expect(sample(field, z, { mode: 'rk45' as SolverName })).rejects.toThrow(/^sampler must be one of euler, heun, midpoint, rk4, dopri5, got "rk45"$/);
+    await expect(sample(field, z, { mode: 'dopri5', y, yNull: y, cfgMode: 'late' })).rejects.toThrow(/^cfg mode late follows the step index, which the adaptive dopri5 sampler has not/);
+    await expect(sample(field, z, { steps: 0 })).rejects.toThrow(/^steps must be an integer in \[1, 10000\], got 0$/);
+    await expect(sample(field, z, { shift: 0 })).rejects.toThrow(/^shift must be a number in \(0, 1000\], got 0$/);
     await expect(sample(field, z, { y, yNull: y, cfgMode: 'interval' })).rejects.toThrow(/unknown cfg mode 'interval'/);
     await expect(sample(field, z, { y, yNull: y, guidanceInterval: [0.8, 0.2] })).rejects.toThrow(/lo <= hi/);
     tf.dispose([z, y]);

@@ -5,35 +5,10 @@
  * Dormand–Prince 5(4) solver.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type CfgModeString,
-  type CfgSchedule,
-  applyGuidance,
-  formatCfgMode,
-  guidanceRule,
-  inGuidanceInterval,
-  isStepIndexed,
-  parseCfgMode,
-} from '../guidance';
+import { type CfgModeString, type CfgSchedule, applyGuidance, formatCfgMode, guidanceRule, inGuidanceInterval } from '../guidance';
+import { type SolverName, resolveSamplerSettings } from '../settings';
 import { timeDeltas, timeSchedule } from '../schedule';
 import { evalVelocity, type VelocityFn } from '../velocity';
-
-/** Available solvers and their order of accuracy (velocity evaluations per step, before guidance doubling). */
-export const SOLVERS = {
-  /** Explicit Euler, order 1, 1 evaluation per step (reference `euler`). */
-  euler: { order: 1, stages: 1 },
-  /** Heun's method (explicit trapezoid), order 2, 2 evaluations per step (reference `heun`). */
-  heun: { order: 2, stages: 2 },
-  /** Explicit midpoint, order 2, 2 evaluations per step. */
-  midpoint: { order: 2, stages: 2 },
-  /** Classic Runge–Kutta, order 4, 4 evaluations per step. */
-  rk4: { order: 4, stages: 4 },
-  /** Adaptive Dormand–Prince 5(4) with error control (`tolerance`), about 6 evaluations per accepted step. */
-  dopri5: { order: 5, stages: 6 },
-} as const;
-
-/** A solver name, see {@link SOLVERS}. */
-export type SolverName = keyof typeof SOLVERS;
 
 /** Progress report after each (accepted) step. */
 export interface StepInfo {
@@ -88,9 +63,6 @@ export interface SampleOptions<Y = tf.Tensor | undefined> {
   signal?: AbortSignal;
 }
 
-/** SVG sampling defaults (`sample_svg.py`): 25 Euler steps, cfg 4 (constant), shift 0.15. */
-export const SAMPLE_DEFAULTS = { steps: 25, cfg: 4, mode: 'euler', shift: 0.15, cfgMode: 'constant' } as const;
-
 /** Guided velocity at one evaluation: `(z, t, step) → v`, to be called inside a tidy. */
 type Velocity = (z: tf.Tensor, t: number, step: number) => tf.Tensor;
 
@@ -106,20 +78,17 @@ type Velocity = (z: tf.Tensor, t: number, step: number) => tf.Tensor;
  * For reproducible noise on any backend use {@link seededNormal}.
  */
 export async function sample<Y = tf.Tensor | undefined>(fn: VelocityFn<Y>, z: tf.Tensor, options: SampleOptions<Y> = {}): Promise<tf.Tensor> {
-  const mode = options.mode ?? SAMPLE_DEFAULTS.mode;
-  if (!Object.prototype.hasOwnProperty.call(SOLVERS, mode)) {
-    throw new Error(`unknown solver '${mode}' (expected one of ${Object.keys(SOLVERS).join(', ')})`);
-  }
-  const schedule = parseCfgMode(options.cfgMode ?? SAMPLE_DEFAULTS.cfgMode);
-  const cfg = options.cfg ?? SAMPLE_DEFAULTS.cfg;
-  const interval = options.guidanceInterval;
-  if (interval && !(interval.length === 2 && interval[0] <= interval[1])) {
-    throw new Error(`guidanceInterval must be [lo, hi] with lo <= hi, got [${interval.join(', ')}]`);
-  }
   const guided = options.yNull !== undefined;
-  if (mode === 'dopri5' && guided && isStepIndexed(schedule)) {
-    throw new Error(`cfg mode '${formatCfgMode(schedule)}' depends on the step index; use a fixed-step solver, or 'constant' / 'early-X' with dopri5`);
-  }
+  const cfgMode = typeof options.cfgMode === 'object' ? formatCfgMode(options.cfgMode) : options.cfgMode;
+  // Without yNull there is no guidance, so its settings cannot conflict with the solver.
+  const { mode, cfg, shift, steps, schedule, guidanceInterval: interval } = resolveSamplerSettings({
+    steps: options.times ? undefined : options.steps,
+    cfg: guided ? options.cfg : undefined,
+    mode: options.mode,
+    shift: options.shift,
+    cfgMode: guided ? cfgMode : undefined,
+    guidanceInterval: options.guidanceInterval,
+  });
   const batch = z.shape[0];
   if (z.rank < 1 || batch === undefined) throw new Error('z must have a batch axis');
 
@@ -148,7 +117,7 @@ export async function sample<Y = tf.Tensor | undefined>(fn: VelocityFn<Y>, z: tf
   options.signal?.throwIfAborted();
   if (mode === 'dopri5') return dopri5(velocity, z, options, report);
 
-  const times = options.times ? checkTimes(options.times) : timeSchedule(options.steps ?? SAMPLE_DEFAULTS.steps, options.shift ?? SAMPLE_DEFAULTS.shift);
+  const times = options.times ? checkTimes(options.times) : timeSchedule(steps, shift);
   const dts = timeDeltas(times);
   gridSteps = dts.length;
   const step = FIXED_STEPS[mode];
