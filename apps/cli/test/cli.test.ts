@@ -16,8 +16,12 @@ const photos = '/usr/lib/python3/dist-packages/skimage/data';
 const tiny = { dit: join(work, 'dit.safetensors'), ae: join(work, 'autoencoder.safetensors'), config: join(root, 'configs/tiny/autoencoder.yaml') };
 
 function svg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(process.execPath, [main, ...args]);
+}
+
+function run(command: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], { cwd: work, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd: work, maxBuffer: 1 << 24, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -110,6 +114,17 @@ describe('svg', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/at step 20; last checkpoint: .*0000020/);
     expect(readdirSync(join(work, 'run'))).toEqual(expect.arrayContaining(['metrics.jsonl', 'loss.png', 'checkpoints']));
+  });
+
+  it('trains data-parallel under mpirun: one run folder, one report; a torchrun launch without MPI is refused', async () => {
+    const config = join(root, 'configs/tiny-dit-fashion-mnist.yaml');
+    const r = await run('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main, 'train', 'dit', '--config', config, '--max-steps', '4', '--run-dir', 'run-dp']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^max-steps at step 4; last checkpoint: .*run-dp\/checkpoints\/0000004$/); // rank 0 alone reports
+    expect(r.stderr.match(/data parallel: 2 ranks \(mpirun, Open MPI v[\d.]+\), 4 samples each/g)).toHaveLength(1);
+    expect(readdirSync(join(work, 'run-dp', 'checkpoints'))).toEqual(['0000004']);
+    const torchrun = await run(process.execPath, [main, 'train', 'dit', '--config', config, '--run-dir', 'run-torchrun'], { WORLD_SIZE: '2', RANK: '0', LOCAL_RANK: '0' });
+    expect([torchrun.code, torchrun.stderr.trim()]).toEqual([2, expect.stringMatching(/^svg: WORLD_SIZE=2 \(torchrun\) but MPI sees 1 process: torchrun starts processes but no MPI job: launch with mpirun -np 2/)]);
   });
 
   it('writes Fashion-MNIST as image folders, caches their latents (with mirrored copies) and reconstructs a folder', async () => {

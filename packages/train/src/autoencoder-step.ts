@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LpipsWithDiscriminator, SvgAutoencoder } from '@svg/autoencoder';
+import type { Distributed } from '@svg/distributed';
 import type { Parameter } from '@svg/nn';
 import { globalNorm } from './clip';
+import { rankRows } from './data-parallel';
 import { NonFiniteLossError } from './dit-step';
 import type { Adam } from './optim';
 
@@ -17,6 +19,11 @@ export interface AutoencoderStepContext {
   optimizer: Adam;
   /** `Adam(discriminator, lr, betas = (0.5, 0.9))`. */
   discOptimizer: Adam;
+  /**
+   * The data-parallel job; absent: one process. Both optimisers' gradients (and the logged values) are averaged over
+   * the ranks; as in upstream's DDP, the adaptive weight and the discriminator's BatchNorm statistics are per rank.
+   */
+  distributed?: Pick<Distributed, 'rank' | 'worldSize' | 'allReduceMean' | 'allReduceSum'>;
 }
 
 /** What one autoencoder batch reports: the upstream log keys (without `train/`) and gradient norms. */
@@ -45,10 +52,12 @@ export async function autoencoderTrainStep(ctx: AutoencoderStepContext, images: 
   loss.train();
   const logs: Record<string, tf.Scalar> = {};
   let reconstructions: tf.Tensor4D | null = null;
+  const dist = ctx.distributed;
+  const maskFlags = dist && dist.worldSize > 1 ? globalMaskFlags(ae, images.shape[0], dist) : undefined;
   const xIn = ae.normalizeImages(images);
   try {
     const gen = tf.variableGrads(() => {
-      const enc = ae.encodeDetailed(xIn);
+      const enc = ae.encodeDetailed(xIn, maskFlags);
       tf.dispose([enc.patchTokens, enc.hVit, enc.hVitMatched].filter((t): t is tf.Tensor3D => t !== null));
       const features = ae.decoder.forwardFeatures(enc.latent);
       const xhat = ae.decoder.convOut.forward(features);
@@ -57,7 +66,7 @@ export async function autoencoderTrainStep(ctx: AutoencoderStepContext, images: 
       reconstructions = tf.keep(xhat);
       return r.loss;
     }, variables(ctx.optimizer.parameterNames, ae));
-    const genGrads = renamed(gen.grads, ctx.optimizer.parameterNames, ae);
+    const genGrads = await averaged(dist, renamed(gen.grads, ctx.optimizer.parameterNames, ae));
     const genNorm = globalNorm(genGrads.values());
     const [genLoss, genNormValue] = await Promise.all([gen.value.data(), genNorm.data()]);
     tf.dispose([gen.value, genNorm]);
@@ -75,7 +84,7 @@ export async function autoencoderTrainStep(ctx: AutoencoderStepContext, images: 
       for (const [k, v] of Object.entries(r.logs)) logs[k] = tf.keep(v);
       return r.loss;
     }, variables(ctx.discOptimizer.parameterNames, loss.discriminator));
-    const discGrads = renamed(disc.grads, ctx.discOptimizer.parameterNames, loss.discriminator);
+    const discGrads = await averaged(dist, renamed(disc.grads, ctx.discOptimizer.parameterNames, loss.discriminator));
     const discNorm = globalNorm(discGrads.values());
     const [discLoss, discNormValue] = await Promise.all([disc.value.data(), discNorm.data()]);
     tf.dispose([disc.value, discNorm]);
@@ -88,13 +97,39 @@ export async function autoencoderTrainStep(ctx: AutoencoderStepContext, images: 
 
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(logs)) out[k] = (await v.data())[0];
+    let lossValue = genLoss[0];
+    if (dist && dist.worldSize > 1) {
+      const keys = [...Object.keys(out), 'loss'];
+      const sums = Float64Array.from([...Object.values(out), lossValue]);
+      await dist.allReduceSum(sums);
+      keys.forEach((k, i) => (out[k] = sums[i] / dist.worldSize));
+      lossValue = out.loss;
+      delete out.loss;
+    }
     out.grad_norm = genNormValue[0];
     out.disc_grad_norm = discNormValue[0];
-    return { loss: genLoss[0], logs: out };
+    return { loss: lossValue, logs: out };
   } finally {
     tf.dispose([xIn, ...Object.values(logs)]);
     if (reconstructions) (reconstructions as tf.Tensor).dispose();
   }
+}
+
+/** The mask decisions of the whole global batch from the shared `maskRandom`, this rank's rows (see `rankRows`). */
+function globalMaskFlags(ae: SvgAutoencoder, batch: number, dist: Pick<Distributed, 'rank' | 'worldSize'>): boolean[] | undefined {
+  if (!ae.maskToken) return undefined;
+  const ratio = ae.config.extra_vit_config?.mask_ratio ?? 0;
+  const rows = batch * dist.worldSize;
+  const all = Uint8Array.from({ length: rows }, () => (ae.maskRandom.uniform() < ratio ? 1 : 0));
+  return Array.from(rankRows(all, rows, 1, dist), (f) => f === 1);
+}
+
+/** Gradients averaged over the ranks (unchanged in one process). */
+async function averaged(dist: AutoencoderStepContext['distributed'], grads: Map<string, tf.Tensor>): Promise<Map<string, tf.Tensor>> {
+  if (!dist || dist.worldSize === 1) return grads;
+  const names = [...grads.keys()];
+  const reduced = await dist.allReduceMean([...grads.values()]);
+  return new Map(names.map((n, i) => [n, reduced[i]]));
 }
 
 /** The variables of the named parameters of `module`, in the optimiser's order. */

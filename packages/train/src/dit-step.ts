@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Distributed } from '@svg/distributed';
 import type { SeededRandom } from '@svg/nn';
 import type { DiT } from '@svg/dit';
 import { rectifiedFlowLoss } from '@svg/flow';
 import { clipGradNorm, globalNorm } from './clip';
+import { rankRows } from './data-parallel';
 import type { Ema } from './ema';
 import type { AdamW } from './optim';
 
@@ -16,8 +18,9 @@ export interface DiTBatch {
 
 /**
  * Everything one DiT optimisation step touches. The step functions read and write only this object (no module-level
- * state), so a data-parallel wrapper can run {@link ditGradients} per replica, average the gradients and call
- * {@link applyDiTGradients} once.
+ * state). With `distributed`, each rank computes the gradients of its share of the global batch and
+ * {@link ditTrainStep} averages them over the ranks before clipping and the update, so every rank applies the same
+ * update.
  */
 export interface DiTStepContext {
   model: DiT;
@@ -31,6 +34,8 @@ export interface DiTStepContext {
   clipGradNorm: number | null;
   /** EMA decay (0.9999). */
   emaDecay: number;
+  /** The data-parallel job; absent: one process. */
+  distributed?: Pick<Distributed, 'rank' | 'worldSize' | 'allReduceMean'>;
 }
 
 /** Loss and gradients of one micro-batch; the caller owns (and disposes) every tensor. */
@@ -63,16 +68,23 @@ export class NonFiniteLossError extends Error {
 /**
  * Rectified-flow loss (spec §4.3) of one micro-batch and its gradients with respect to the optimised parameters.
  * Draws the uniform times (first, `B` values) and then the noise (`B·256·C` values) from `ctx.random`; label dropout
- * (training mode, probability `classDropoutProb`) draws from `model.dropoutRandom`.
+ * (training mode, probability `classDropoutProb`) draws `B` uniforms from `model.dropoutRandom`. With `distributed`,
+ * `B` is the global batch (`worldSize` times this rank's) and this rank takes the rows of its samples, so the
+ * result does not depend on the number of ranks.
  */
-export function ditGradients(ctx: Pick<DiTStepContext, 'model' | 'optimizer' | 'random' | 'shift'>, batch: DiTBatch): Gradients {
+export function ditGradients(ctx: Pick<DiTStepContext, 'model' | 'optimizer' | 'random' | 'shift' | 'distributed'>, batch: DiTBatch): Gradients {
   const { model, optimizer, random } = ctx;
+  const replica = ctx.distributed ?? { rank: 0, worldSize: 1 };
   const [b, t, c] = batch.tokens.shape;
   if (batch.labels.length !== b) throw new Error(`DiT batch: ${batch.labels.length} labels for ${b} samples`);
-  const uniform = random.uniformArray(b);
-  const noise = random.normalArray(b * t * c);
+  const globalRows = b * replica.worldSize;
+  const uniform = rankRows(random.uniformArray(globalRows), globalRows, 1, replica);
+  const noise = rankRows(random.normalArray(globalRows * t * c), globalRows, t * c, replica);
   // The DiT refuses training-mode labels without a null class; without dropout there is no train-only behaviour.
-  model.train(model.config.classDropoutProb > 0);
+  const dropout = model.config.classDropoutProb;
+  model.train(dropout > 0);
+  const dropAll = dropout > 0 ? Uint8Array.from({ length: globalRows }, () => (model.dropoutRandom.uniform() < dropout ? 1 : 0)) : null;
+  const forceDropIds = dropAll ? rankRows(dropAll, globalRows, 1, replica) : undefined;
   const params = new Map(model.trainableParameters());
   const names = new Map<string, string>();
   const vars: tf.Variable[] = optimizer.parameterNames.map((name) => {
@@ -84,7 +96,7 @@ export function ditGradients(ctx: Pick<DiTStepContext, 'model' | 'optimizer' | '
   const noiseTensor = tf.tensor(noise, [b, t, c], 'float32');
   try {
     const { value, grads } = tf.variableGrads(
-      () => rectifiedFlowLoss((z, tt, y) => model.forward(z as tf.Tensor3D, tt as tf.Tensor1D, y), batch.tokens, batch.labels, { shift: ctx.shift, noise: noiseTensor, uniform }).loss,
+      () => rectifiedFlowLoss((z, tt, y) => model.forward(z as tf.Tensor3D, tt as tf.Tensor1D, y, { forceDropIds }), batch.tokens, batch.labels, { shift: ctx.shift, noise: noiseTensor, uniform }).loss,
       vars,
     );
     const out = new Map<string, tf.Tensor>();
@@ -116,8 +128,10 @@ export function applyDiTGradients(ctx: Pick<DiTStepContext, 'optimizer' | 'ema' 
 
 /**
  * One optimiser step over `microBatches` (gradient accumulation: gradients are averaged over the micro-batches,
- * i.e. the loss is divided by `accum_iter` — upstream forgets that, defect D21). Reads the loss and the gradient norm
- * back (one sync) and throws {@link NonFiniteLossError} before touching the weights if either is not finite.
+ * i.e. the loss is divided by `accum_iter` — upstream forgets that, defect D21), then — with `distributed` — over
+ * the ranks, loss included. Reads the loss and the gradient norm back (one sync) and throws
+ * {@link NonFiniteLossError} before touching the weights if either is not finite (on every rank alike: they all
+ * see the averaged values).
  */
 export async function ditTrainStep(ctx: DiTStepContext, microBatches: readonly DiTBatch[], step = 0): Promise<StepResult> {
   if (microBatches.length === 0) throw new Error('ditTrainStep: no micro-batches');
@@ -135,10 +149,17 @@ export async function ditTrainStep(ctx: DiTStepContext, microBatches: readonly D
     const k = microBatches.length;
     const grads = k === 1 ? sum!.grads : new Map([...sum!.grads].map(([n, t]) => [n, tf.div(t, k)]));
     if (k > 1) tf.dispose([...sum!.grads.values()]);
-    const meanLoss = tf.div(sum!.loss, k);
+    const meanLoss = tf.div(sum!.loss, k) as tf.Scalar;
     sum!.loss.dispose();
-    sum = { loss: meanLoss as tf.Scalar, grads };
-    const norm = globalNorm(grads.values());
+    sum = null;
+    if (ctx.distributed) {
+      const names = [...grads.keys()];
+      const [loss, ...reduced] = await ctx.distributed.allReduceMean([meanLoss, ...grads.values()]);
+      sum = { loss: loss as tf.Scalar, grads: new Map(names.map((n, i) => [n, reduced[i]])) };
+    } else {
+      sum = { loss: meanLoss, grads };
+    }
+    const norm = globalNorm(sum.grads.values());
     const [lossValue, normValue] = await Promise.all([sum.loss.data(), norm.data()]);
     norm.dispose();
     const result = { loss: lossValue[0], gradNorm: normValue[0] };

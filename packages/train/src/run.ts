@@ -2,6 +2,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '@svg/weights/node';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
+import type { Distributed } from '@svg/distributed';
 import { type BackendName, initBackend } from '@svg/nn';
 import { findLatestCheckpoint, listCheckpoints, removeStaleTemporaries, verifyCheckpoint, type CheckpointState } from './checkpoint';
 import type { TrainConfig } from './config';
@@ -48,8 +49,16 @@ export interface TrainOptions {
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
   /** Receives every log line (also written to `log.txt`). */
   onLog?: (line: string) => void;
-  /** Stops after the current step, writing a checkpoint (a graceful stop; resume later with `resume: true`). */
+  /**
+   * Stops after the current step, writing a checkpoint (a graceful stop; resume later with `resume: true`). In a
+   * data-parallel run, a stop on any rank stops them all after the same step.
+   */
   signal?: AbortSignal;
+  /**
+   * The data-parallel job (`initDistributed()` of `@svg/distributed`). Default: the job this process was launched
+   * in — a single process without a launcher. Only rank 0 logs, calls `onProgress` and writes files.
+   */
+  distributed?: Distributed;
 }
 
 /** How a run ended. */
@@ -65,14 +74,15 @@ export interface TrainResult {
   stopped: 'max-steps' | 'epochs' | 'aborted';
 }
 
-/** The run folder's log: `log.txt` lines with a timestamp, also passed to `onLog`. */
+/** The run folder's log: `log.txt` lines with a timestamp, also passed to `onLog`. Silent without a folder. */
 export class RunLog {
   constructor(
-    readonly runDir: string,
+    readonly runDir: string | null,
     private readonly onLog?: (line: string) => void,
   ) {}
 
   async write(message: string): Promise<void> {
+    if (this.runDir === null) return;
     this.onLog?.(message);
     await appendFile(join(this.runDir, 'log.txt'), `[${new Date().toISOString()}] ${message}\n`);
   }

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { type Distributed, initDistributed } from '@svg/distributed';
 import { loadStateDict, setInitSeed, stateDict } from '@svg/nn';
 import { LpipsWithDiscriminator, type SvgAutoencoder, type SvgLossConfig, createSvgAutoencoder, parseSvgAutoencoderConfig } from '@svg/autoencoder';
 import { encodePng } from '@svg/data-imagenet';
@@ -10,6 +11,7 @@ import { readCheckpointFile, writeFileAtomic } from '@svg/weights/node';
 import { type AutoencoderStepContext, autoencoderTrainStep } from './autoencoder-step';
 import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
 import { type AutoencoderTrainConfig, loadTrainConfig } from './config';
+import { shareTensors } from './data-parallel';
 import { type DataPosition, FashionMnistImages, FolderImages, type ImageBatch, type ImageSource } from './data';
 import { NonFiniteLossError } from './dit-step';
 import { MetricsLog, RateMeter, writeLossCurve } from './metrics';
@@ -39,6 +41,11 @@ const DISC_PREFIX = 'loss.discriminator.';
  * discriminator as `loss.discriminator.*`, both optimisers, `state.json`), `metrics.jsonl`, `loss.png`, `log.txt`,
  * `config.yaml`, and reconstruction grids `samples/step-<step>.png` (inputs and reconstructions side by side).
  *
+ * Data-parallel under `mpirun`/`srun`: as with Lightning's DDP, `batch_size` is per rank; both optimisers' gradients
+ * are averaged over the ranks and rank 0 alone writes files. The mask decisions are drawn for the whole global batch
+ * from one stream (so a checkpoint resumes on any number of ranks); the adaptive weight and the discriminator's
+ * BatchNorm statistics are per rank, as upstream.
+ *
  * @example
  * await trainAutoencoder({ config: 'configs/tiny-autoencoder-fashion-mnist.yaml', onProgress: (p) => console.log(p.step, p.loss) });
  */
@@ -48,14 +55,14 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
   const base = config.file ? dirname(config.file) : process.cwd();
   const stem = config.file ? basename(config.file, extname(config.file)) : 'autoencoder';
   const runDir = options.runDir ?? join(config.train.resultsDir ?? join(base, 'logs'), config.train.expName ?? stem);
-  await mkdir(runDir, { recursive: true });
-  const log = new RunLog(runDir, options.onLog);
+  const dist = options.distributed ?? (await initDistributed());
+  const { rank, worldSize, isMain } = dist;
+  if (isMain) await mkdir(runDir, { recursive: true });
+  const log = new RunLog(isMain ? runDir : null, options.onLog);
   await startBackend(options.backend, log);
-  const { checkpointRoot, resumeFrom } = await prepareRun(config, runDir, options.resume, log);
+  const { checkpointRoot, resumeFrom } = isMain ? await prepareRun(config, runDir, options.resume, log) : { checkpointRoot: '', resumeFrom: null };
 
-  const worldSize = 1;
-  const rank = 0;
-  const seed = config.seed * worldSize + rank;
+  const seed = config.seed;
   const batchSize = config.batchSize;
   const maxSteps = options.maxSteps ?? config.train.maxSteps;
   const params = parseSvgAutoencoderConfig(config.modelParams);
@@ -71,9 +78,11 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
     loss,
     optimizer: new Adam(ae.trainableParameters(), { lr: config.lr, betas: [0.5, 0.9] }),
     discOptimizer: new Adam(loss.discriminator.trainableParameters(), { lr: config.lr, betas: [0.5, 0.9] }),
+    distributed: dist,
   };
   try {
-    await initWeights(config, ae, loss, base, resumeFrom !== null, log);
+    await initWeights(config, ae, loss, base, resumeFrom !== null || !isMain, log);
+    drawInitialValues(ae, loss.discriminator);
     let step = 0;
     let position: DataPosition = { epoch: 0, index: 0 };
     let lastCheckpoint: string | null = null;
@@ -84,7 +93,12 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
       lastCheckpointStep = step;
       await log.write(`resumed from ${resumeFrom.path} (step ${step}, epoch ${position.epoch}, sample ${position.index})`);
     }
-    const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null);
+    if (worldSize > 1) {
+      ({ step, position, lastCheckpoint } = await shareRunState(dist, ctx, { step, position, lastCheckpoint }));
+      lastCheckpointStep = step;
+      await log.write(`data parallel: ${worldSize} ranks (${dist.launch?.launcher}, ${dist.library?.split(',')[0]}), batch ${batchSize} each`);
+    }
+    const metrics = isMain ? await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null) : null;
     const perEpoch = Math.floor(source.samplesPerEpoch({ batchSize, seed }) / batchSize);
     await log.write(
       `SVG autoencoder: ${ctx.optimizer.parameterNames.length} trained tensors (${countOf(ae, ctx.optimizer.parameterNames).toLocaleString('en')} weights), ` +
@@ -109,8 +123,9 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
       return info.path;
     };
 
-    const fixed = config.train.sampleEvery > 0 ? await source.fixedBatch(config.train.sampleCount) : null;
-    const stream = source.batches(position, { batchSize, seed, rank, worldSize });
+    const fixed = isMain && config.train.sampleEvery > 0 ? await source.fixedBatch(config.train.sampleCount) : null;
+    if (position.index % worldSize !== 0) throw new Error(`the data position ${position.index} of epoch ${position.epoch} cannot be split over ${worldSize} ranks`);
+    const stream = source.batches({ epoch: position.epoch, index: position.index / worldSize }, { batchSize, seed, rank, worldSize });
     const meter = new RateMeter();
     const losses = new LossTracker();
     let stopped: TrainResult['stopped'] = 'max-steps';
@@ -118,7 +133,7 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
     try {
       for (;;) {
         if (maxSteps !== null && step >= maxSteps) break;
-        if (options.signal?.aborted) {
+        if (await dist.anyTrue(options.signal?.aborted ?? false)) {
           stopped = 'aborted';
           break;
         }
@@ -143,9 +158,10 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
           images.dispose();
         }
         step++;
-        position = batch.next;
-        meter.tick(batch.count);
+        position = { epoch: batch.next.epoch, index: batch.next.index * worldSize };
+        meter.tick(batch.count * worldSize);
         losses.add(result.loss, result.logs);
+        if (!metrics) continue; // ranks other than 0 write nothing
         await options.onProgress?.({
           kind: 'autoencoder',
           step,
@@ -192,8 +208,8 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
     } finally {
       await stream.return(undefined);
     }
-    if (step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
-    if (metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['rec_loss', 'disc_loss', 'g_loss'], `${config.train.expName ?? stem}: autoencoder losses`);
+    if (isMain && step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
+    if (metrics && metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['rec_loss', 'disc_loss', 'g_loss'], `${config.train.expName ?? stem}: autoencoder losses`);
     await log.write(`stopped (${stopped}) at step ${step}`);
     return { runDir, step, epoch: position.epoch, checkpoint: lastCheckpoint, firstLoss: losses.first, lastLoss: losses.last, stopped };
   } finally {
@@ -233,6 +249,22 @@ async function initWeights(config: AutoencoderTrainConfig, ae: SvgAutoencoder, l
     if (disc.size > 0) loadStateDict(loss.discriminator, disc);
     await log.write(`initial weights from ${config.ckptPath}${disc.size > 0 ? ' (with discriminator)' : ''}`);
   }
+}
+
+/** Rank 0's trained weights, optimizer moments, mask stream and data position on every rank. */
+async function shareRunState(
+  dist: Distributed,
+  ctx: AutoencoderStepContext,
+  state: { step: number; position: DataPosition; lastCheckpoint: string | null },
+): Promise<{ step: number; position: DataPosition; lastCheckpoint: string | null }> {
+  const main = dist.isMain;
+  ctx.autoencoder.loadStateDict(await shareTensors(dist, main ? await stateDict(ctx.autoencoder) : null), { strict: true });
+  loadStateDict(ctx.loss.discriminator, await shareTensors(dist, main ? await stateDict(ctx.loss.discriminator) : null));
+  ctx.optimizer.loadState(await shareTensors(dist, main ? await ctx.optimizer.saveState() : null));
+  ctx.discOptimizer.loadState(await shareTensors(dist, main ? await ctx.discOptimizer.saveState() : null));
+  const shared = await dist.broadcastJson(main ? { ...state, mask: ctx.autoencoder.maskRandom.getState() } : null);
+  ctx.autoencoder.maskRandom.setState(shared!.mask);
+  return { step: shared!.step, position: shared!.position, lastCheckpoint: shared!.lastCheckpoint };
 }
 
 async function restore(path: string, state: CheckpointState, ctx: AutoencoderStepContext): Promise<{ step: number; position: DataPosition }> {
@@ -277,6 +309,15 @@ async function writeReconstructionGrid(ae: SvgAutoencoder, fixed: Float32Array, 
   const file = join(dir, `step-${String(step).padStart(7, '0')}.png`);
   await writeFileAtomic(file, await encodePng({ ...grid, channels: 3 }, { Title: `${config.train.expName ?? 'autoencoder'}: inputs | reconstructions at step ${step}`, Software: 'svg-ts @svg/train' }));
   return file;
+}
+
+/**
+ * Draws the random initial value of every parameter not loaded from a file, now and in state-dict order. Parameters
+ * are created on first use, so otherwise the values drawn from the init seed would depend on the order in which the
+ * code first touches them (e.g. on whether rank 0 shares its weights before the first step).
+ */
+function drawInitialValues(...modules: { namedParameters(): [string, { value: tf.Tensor }][] }[]): void {
+  for (const m of modules) for (const [, p] of m.namedParameters()) void p.value;
 }
 
 function prefixed(sd: Map<string, RawTensor>, prefix: string): Map<string, RawTensor> {

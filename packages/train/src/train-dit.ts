@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parse as parseYaml } from 'yaml';
+import { type Distributed, initDistributed } from '@svg/distributed';
 import { SeededRandom, loadStateDict, stateDict } from '@svg/nn';
 import { DiT, createDiT } from '@svg/dit';
 import { type LatentStats, loadLatentStats, normalizeLatent } from '@svg/flow';
@@ -12,6 +13,7 @@ import { type RawTensor, findStateDict, toFloat32 } from '@svg/weights';
 import { readCheckpointFile as readWeightsFile, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic } from '@svg/weights/node';
 import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
 import { type DiTTrainConfig, loadTrainConfig } from './config';
+import { shareTensors } from './data-parallel';
 import { type DataPosition, FashionMnistSource, ImageFolderSource, type LatentSource, LatentCacheSource, type TokenBatch } from './data';
 import { type DiTBatch, type DiTStepContext, NonFiniteLossError, ditTrainStep } from './dit-step';
 import { Ema } from './ema';
@@ -37,7 +39,15 @@ const STATS_FILE = 'stats.safetensors';
  * Trains the SVG DiT as `train_svg.py` does (spec §5): latents from the frozen encoder (or a latent cache, or our
  * Fashion-MNIST patch projection), per-channel feature normalisation, the rectified-flow loss with the config's time
  * shift, AdamW, optional global-norm clipping, gradient accumulation, EMA (0.9999, starting as a copy of the model),
- * label dropout for classifier-free guidance, per-rank seeds `global_seed · world_size + rank`.
+ * label dropout for classifier-free guidance.
+ *
+ * Data-parallel under `mpirun`/`srun` (see `@svg/distributed`): `global_batch_size` is split over the ranks, each
+ * rank reads its `DistributedSampler` shard, gradients are averaged over the ranks before clipping and the update,
+ * and rank 0 alone writes files (it also reads the checkpoint and shares weights and state with the others). Unlike
+ * upstream's per-rank seeds, the noise, times and label dropout are drawn for the whole global batch from streams
+ * seeded by `global_seed`, and each rank takes its samples' rows: a run gives the same weights on any number of
+ * ranks (up to float32 summation order), and resumes on a different number of ranks. The data position in the
+ * checkpoints counts samples of the global batch.
  *
  * Writes to the run folder (`<results_dir>/<exp_name>`): `checkpoints/<step>/` (model, EMA and optimizer
  * safetensors, the latent statistics and `state.json`; written atomically, the newest `train.keep_checkpoints`
@@ -56,16 +66,16 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
   const config = typeof options.config === 'string' ? await loadTrainConfig(options.config) : options.config;
   if (config.kind !== 'dit') throw new Error(`trainDiT needs a DiT config (with a \`basic\` section); ${config.file ?? 'this config'} is an ${config.kind} config`);
   const runDir = options.runDir ?? join(config.resultsDir, config.expName);
-  await mkdir(runDir, { recursive: true });
-  const log = new RunLog(runDir, options.onLog);
+  const dist = options.distributed ?? (await initDistributed());
+  const { rank, worldSize, isMain } = dist;
+  if (isMain) await mkdir(runDir, { recursive: true });
+  const log = new RunLog(isMain ? runDir : null, options.onLog);
   await startBackend(options.backend, log);
-  const { checkpointRoot, resumeFrom } = await prepareRun(config, runDir, options.resume, log);
+  const { checkpointRoot, resumeFrom } = isMain ? await prepareRun(config, runDir, options.resume, log) : { checkpointRoot: '', resumeFrom: null };
 
-  const worldSize = 1;
-  const rank = 0;
-  if (config.globalBatchSize % worldSize !== 0) throw new Error(`global_batch_size ${config.globalBatchSize} is not divisible by world size ${worldSize}`);
+  if (config.globalBatchSize % worldSize !== 0) throw new Error(`global_batch_size ${config.globalBatchSize} is not divisible by the ${worldSize} ranks`);
   const batchSize = config.globalBatchSize / worldSize;
-  const seed = config.globalSeed * worldSize + rank;
+  const seed = config.globalSeed;
   const maxSteps = options.maxSteps ?? config.train.maxSteps;
 
   const source = options.source ?? (await openSource(config, log));
@@ -80,7 +90,16 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
     if (source.classes > config.model.numClasses) {
       throw new Error(`the data has ${source.classes} classes but model.params.num_classes is ${config.model.numClasses}`);
     }
-    const ctx: DiTStepContext = { model, optimizer, ema, random: new SeededRandom(seed), shift: config.shift, clipGradNorm: config.clipGradNorm, emaDecay: config.train.emaDecay };
+    const ctx: DiTStepContext = {
+      model,
+      optimizer,
+      ema,
+      random: new SeededRandom(seed),
+      shift: config.shift,
+      clipGradNorm: config.clipGradNorm,
+      emaDecay: config.train.emaDecay,
+      distributed: dist,
+    };
     model.dropoutRandom = new SeededRandom(seed + 0x10000);
 
     let step = 0;
@@ -93,7 +112,7 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
       lastCheckpoint = resumeFrom.path;
       lastCheckpointStep = step;
       await log.write(`resumed from ${resumeFrom.path} (step ${step}, epoch ${position.epoch}, sample ${position.index})`);
-    } else {
+    } else if (isMain) {
       if (config.modelCkpt) {
         loadStateDict(model, findStateDict(await readWeightsFile(config.modelCkpt)), { strict: true });
         ema.update(0);
@@ -101,9 +120,14 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
       }
       if (config.featureNorm) stats = await resolveStats(config, source, log);
     }
-    if (stats) await writeStatsFile(join(runDir, STATS_FILE), stats);
+    if (worldSize > 1) {
+      ({ step, position, stats, lastCheckpoint } = await shareRunState(dist, ctx, { step, position, stats, lastCheckpoint }));
+      lastCheckpointStep = step;
+      await log.write(`data parallel: ${worldSize} ranks (${dist.launch?.launcher}, ${dist.library?.split(',')[0]}), ${batchSize} samples each`);
+    }
+    if (stats && isMain) await writeStatsFile(join(runDir, STATS_FILE), stats);
 
-    const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null);
+    const metrics = isMain ? await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null) : null;
     const perEpoch = Math.floor(source.samplesPerEpoch({ batchSize, seed: config.globalSeed, rank, worldSize }) / batchSize / config.accumIter);
     await log.write(
       `DiT ${config.model.hiddenSize}×${config.model.depth} (${model.parameterCount().toLocaleString('en')} parameters), batch ${batchSize}×${config.accumIter}, ` +
@@ -136,7 +160,8 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
       return info.path;
     };
 
-    const stream = source.batches(position, { batchSize, seed: config.globalSeed, rank, worldSize });
+    if (position.index % worldSize !== 0) throw new Error(`the data position ${position.index} of epoch ${position.epoch} cannot be split over ${worldSize} ranks`);
+    const stream = source.batches({ epoch: position.epoch, index: position.index / worldSize }, { batchSize, seed: config.globalSeed, rank, worldSize });
     const meter = new RateMeter();
     const losses = new LossTracker();
     let noDecoderNoted = false;
@@ -145,7 +170,7 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
     try {
       for (;;) {
         if (maxSteps !== null && step >= maxSteps) break;
-        if (options.signal?.aborted) {
+        if (await dist.anyTrue(options.signal?.aborted ?? false)) {
           stopped = 'aborted';
           break;
         }
@@ -174,10 +199,12 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
           tf.dispose(batches.map((b) => b.tokens));
         }
         step++;
-        position = micro[micro.length - 1].next;
-        const samples = micro.reduce((n, b) => n + b.count, 0);
+        const next = micro[micro.length - 1].next;
+        position = { epoch: next.epoch, index: next.index * worldSize };
+        const samples = worldSize * micro.reduce((n, b) => n + b.count, 0);
         meter.tick(samples);
         losses.add(result.loss, { grad_norm: result.gradNorm });
+        if (!metrics) continue; // ranks other than 0 write nothing
         await options.onProgress?.({
           kind: 'dit',
           step,
@@ -225,8 +252,8 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
     } finally {
       await stream.return(undefined);
     }
-    if (step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
-    if (metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['loss'], `${config.expName}: rectified-flow loss`);
+    if (isMain && step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
+    if (metrics && metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['loss'], `${config.expName}: rectified-flow loss`);
     await log.write(`stopped (${stopped}) at step ${step}`);
     return { runDir, step, epoch: position.epoch, checkpoint: lastCheckpoint, firstLoss: losses.first, lastLoss: losses.last, stopped };
   } finally {
@@ -235,6 +262,38 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
     ema.shadow.dispose();
     if (!options.source) await source.close();
   }
+}
+
+/** What rank 0 read or computed before the first step. */
+interface RunState {
+  step: number;
+  position: DataPosition;
+  stats: LatentStats | null;
+  lastCheckpoint: string | null;
+}
+
+/**
+ * Rank 0's weights, EMA, optimizer moments, random streams, data position and feature statistics on every rank,
+ * so that all replicas start identical (rank 0 may be the only one that can read the checkpoint).
+ */
+async function shareRunState(dist: Distributed, ctx: DiTStepContext, state: RunState): Promise<RunState> {
+  const main = dist.isMain;
+  loadStateDict(ctx.model, await shareTensors(dist, main ? await stateDict(ctx.model) : null));
+  loadStateDict(ctx.ema.shadow, await shareTensors(dist, main ? await stateDict(ctx.ema.shadow) : null));
+  ctx.optimizer.loadState(await shareTensors(dist, main ? await ctx.optimizer.saveState() : null));
+  const shared = await dist.broadcastJson(
+    main
+      ? {
+          ...state,
+          stats: state.stats && { mean: Array.from(state.stats.mean as ArrayLike<number>), std: Array.from(state.stats.std as ArrayLike<number>) },
+          random: { noise: ctx.random.getState(), labelDropout: ctx.model.dropoutRandom.getState() },
+        }
+      : null,
+  );
+  ctx.random.setState(shared!.random.noise);
+  ctx.model.dropoutRandom.setState(shared!.random.labelDropout);
+  const stats = shared!.stats && { mean: Float32Array.from(shared!.stats.mean), std: Float32Array.from(shared!.stats.std) };
+  return { step: shared!.step, position: shared!.position, stats, lastCheckpoint: shared!.lastCheckpoint };
 }
 
 /** Restores a DiT run from a checkpoint into `ctx`. */

@@ -20,6 +20,7 @@ export {
   numel,
   toFloat32,
   toInt32,
+  typedView,
 } from './dtypes';
 export {
   type ReadSafetensorsOptions,

@@ -141,7 +141,7 @@ export const sampleCommand = defineCommand({
       });
       images.push(...chunk);
     }
-    const text = { software: 'svg-ts', ...generationSettings({ dit, decoder, stats, classes, ...settings }), ...source };
+    const text = { software: 'svg-ts', ...generationSettings(settings), ...source };
     const names = classes.map(className).join(', ');
     if (out) {
       const grid = imageGrid(images, { columns: classes.length <= 10 ? classes.length : Math.ceil(Math.sqrt(classes.length)), scale });
@@ -171,7 +171,7 @@ async function writeSampleBatch(
   const first = await generateImages({ dit, decoder, stats, classes: classes.slice(0, 1), seed, ...settings, steps: 1 });
   const { width, height } = first[0];
   const n = classes.length;
-  const meta = { ...job.source, ...generationSettings({ dit, decoder, stats, classes: [], ...settings }), seed, classes: hashLabels(classes) };
+  const meta = { ...job.source, ...generationSettings(settings), seed, classes: hashLabels(classes) };
   let writer: NpzFileWriter;
   try {
     writer = await NpzFileWriter.create(path, [
