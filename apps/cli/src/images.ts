@@ -6,19 +6,26 @@ import { CliError } from './cli-error';
 import { requireFile } from './files';
 
 /** Reads images, ADM-centre-crops them to `size` (as SVG trains) and stacks them as NHWC in [-1, 1]. */
-export async function readImages(paths: string[], size: number): Promise<{ batch: tf.Tensor4D; crops: RgbImage[] }> {
+export async function readImages(
+  paths: string[],
+  size: number,
+  options: { skipUnreadable?: boolean } = {},
+): Promise<{ batch: tf.Tensor4D; crops: RgbImage[]; skipped: { path: string; error: string }[] }> {
   const crops: RgbImage[] = [];
+  const skipped: { path: string; error: string }[] = [];
   for (const path of paths) {
     requireFile(path, 'image');
     try {
       crops.push(await loadCenterCrop(path, size));
     } catch (e) {
-      throw new CliError(`${path}: not a readable image (${(e as Error).message})`);
+      const error = `not a readable image (${(e as Error).message})`;
+      if (!options.skipUnreadable) throw new CliError(`${path}: ${error}`);
+      skipped.push({ path, error });
     }
   }
   const data = new Float32Array(crops.length * size * size * 3);
   crops.forEach((c, i) => c.data.forEach((v, j) => (data[i * size * size * 3 + j] = v / 127.5 - 1)));
-  return { batch: tf.tensor4d(data, [crops.length, size, size, 3]), crops };
+  return { batch: tf.tensor4d(data, [crops.length, size, size, 3]), crops, skipped };
 }
 
 /** NHWC images in [-1, 1] → 8-bit RGB buffers. */

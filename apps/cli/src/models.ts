@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type SvgAutoencoder, loadSvgAutoencoder } from '@svg/autoencoder';
 import type { DiT } from '@svg/dit';
 import { loadDiTFile } from '@svg/dit/node';
-import type { LatentStats } from '@svg/flow';
+import { type LatentStats, latentStatsFromTensors } from '@svg/flow';
 import { type GeneratorParts, GeneratorMismatchError, MODEL_MANIFEST, type ModelManifest, checkGeneratorParts, parseModelManifest } from '@svg/generate';
 import { MODEL_DIR } from '@svg/model-fashion-mnist';
 import type { RawTensor } from '@svg/weights';
@@ -117,10 +117,11 @@ export async function loadModelFolder(dir: string, options: { decoderOnly?: bool
 export async function readStatsFile(path: string): Promise<LatentStats<RawTensor>> {
   requireFile(path, 'statistics file');
   const { tensors } = await readSafetensorsFile(path);
-  const mean = tensors.get('dinov3_sp_mean') ?? tensors.get('mean');
-  const std = tensors.get('dinov3_sp_std') ?? tensors.get('std');
-  if (!mean || !std) throw new CliError(`${path}: expected tensors dinov3_sp_mean and dinov3_sp_std (or mean and std), found ${[...tensors.keys()].join(', ')}`);
-  return { mean, std };
+  try {
+    return latentStatsFromTensors(tensors);
+  } catch (e) {
+    throw new CliError(`${path}: ${(e as Error).message}`);
+  }
 }
 
 function checkModelParts(dir: string, manifest: ModelManifest, dit: DiT, ae: SvgAutoencoder, stats: LatentStats<RawTensor> | null): void {

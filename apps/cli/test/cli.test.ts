@@ -103,6 +103,27 @@ describe('svg', () => {
     expect((await svg('inspect', 'stats.safetensors')).stdout).toMatch(/dinov3_sp_std +F32 +\[1, 1, 392\][\s\S]*model: SVG latent statistics/);
   });
 
+  it('svg stats skips unreadable images, names them, and gives the statistics of the readable ones', async () => {
+    const folder = join(work, 'folder-bad');
+    for (const [cls, photo] of [['a', 'astronaut.png'], ['a', 'coffee.png'], ['b', 'chelsea.png']]) {
+      mkdirSync(join(folder, cls), { recursive: true });
+      copyFileSync(join(photos, photo), join(folder, cls, photo));
+    }
+    writeFileSync(join(folder, 'a', 'notes.jpg'), 'not an image');
+    writeFileSync(join(folder, 'b', 'cut.png'), readFileSync(join(photos, 'camera.png')).subarray(0, 200));
+    const r = await svg('stats', folder, '--autoencoder', tiny.ae, '--config', tiny.config, '--batch', '2', '--out', 'stats-bad.safetensors');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('392 channels over 3 images (2 unreadable skipped)');
+    expect(r.stderr).toMatch(/skipped .*notes\.jpg: not a readable image/);
+    expect(r.stderr).toMatch(/skipped .*cut\.png: not a readable image/);
+    const tensors = (f: string) => readFileSync(join(work, f)).subarray(readFileSync(join(work, f)).readUInt32LE(0) + 8);
+    expect(Buffer.compare(tensors('stats-bad.safetensors'), tensors('stats.safetensors'))).toBe(0); // the same 3 images
+    mkdirSync(join(work, 'only-bad', 'x'), { recursive: true });
+    writeFileSync(join(work, 'only-bad', 'x', 'a.png'), 'nope');
+    const none = await svg('stats', join(work, 'only-bad'), '--autoencoder', tiny.ae, '--config', tiny.config, '--out', 'none.safetensors');
+    expect([none.code, none.stderr.trim().split('\n').at(-1)]).toEqual([2, expect.stringMatching(/^svg: .*only-bad: none of the 1 images could be read$/)]);
+  });
+
   it('trains a tiny DiT on Fashion-MNIST and resumes it', async () => {
     const config = join(root, 'configs/tiny-dit-fashion-mnist.yaml');
     const first = await svg('train', 'dit', '--config', config, '--max-steps', '12', '--run-dir', 'run');

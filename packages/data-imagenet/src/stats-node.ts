@@ -6,6 +6,10 @@ import { type ChannelStats, statsTensors } from './stats';
  * (`dinov3_sp_mean`, `dinov3_sp_std`: float32 `[1, 1, C]`), loadable wherever the converted official file is.
  * Written atomically (temporary file, then rename).
  */
-export async function writeStatsFile(path: string, stats: ChannelStats, metadata: Record<string, string> = {}): Promise<void> {
-  await writeSafetensorsFile(path, statsTensors(stats), { count: String(stats.count), ...metadata });
+export async function writeStatsFile(
+  path: string,
+  stats: Pick<ChannelStats, 'mean' | 'std'> & { readonly count?: number },
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await writeSafetensorsFile(path, statsTensors(stats), { ...(stats.count !== undefined ? { count: String(stats.count) } : {}), ...metadata });
 }

@@ -100,7 +100,7 @@ export class ChannelStatsAccumulator {
  * The tensors of a `dinov3_sp_stats` file: `dinov3_sp_mean` and `dinov3_sp_std`, float32 `[1, 1, C]` (the layout
  * `train_svg.py` broadcasts over `[B, 256, C]` tokens). Write them with `writeSafetensors` from `@svg/weights`.
  */
-export function statsTensors(stats: ChannelStats): Record<'dinov3_sp_mean' | 'dinov3_sp_std', RawTensor> {
+export function statsTensors(stats: { readonly mean: ArrayLike<number>; readonly std: ArrayLike<number> }): Record<'dinov3_sp_mean' | 'dinov3_sp_std', RawTensor> {
   const C = stats.mean.length;
   return {
     dinov3_sp_mean: { dtype: 'F32', shape: [1, 1, C], data: Float32Array.from(stats.mean) },

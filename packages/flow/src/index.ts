@@ -41,6 +41,7 @@ export {
   SVG_STATS_KEYS,
   loadLatentStats,
   latentStatsFromSafetensors,
+  latentStatsFromTensors,
   normalizeLatent,
   denormalizeLatent,
   base64ToBytes,

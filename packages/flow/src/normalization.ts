@@ -30,15 +30,23 @@ export function loadLatentStats(): LatentStats<RawTensor> {
   return latentStatsFromSafetensors(base64ToBytes(STATS_SAFETENSORS_BASE64));
 }
 
-/** Reads latent statistics from safetensors bytes (keys default to {@link SVG_STATS_KEYS}). */
-export function latentStatsFromSafetensors(bytes: Uint8Array, keys: { mean: string; std: string } = SVG_STATS_KEYS): LatentStats<RawTensor> {
-  const { tensors } = readSafetensors(bytes);
-  const pick = (key: string): RawTensor => {
-    const t = tensors.get(key);
-    if (!t) throw new Error(`latent statistics: key '${key}' not found (keys: ${[...tensors.keys()].join(', ')})`);
-    return t;
-  };
-  return { mean: pick(keys.mean), std: pick(keys.std) };
+/** Reads latent statistics from safetensors bytes (see {@link latentStatsFromTensors}). */
+export function latentStatsFromSafetensors(bytes: Uint8Array, keys?: { mean: string; std: string }): LatentStats<RawTensor> {
+  return latentStatsFromTensors(readSafetensors(bytes).tensors, keys);
+}
+
+/**
+ * The statistics among the tensors of a statistics file: `keys`, by default the official {@link SVG_STATS_KEYS}
+ * (what `svg stats` and the trainers write) or plain `mean` / `std`. Throws naming the keys the file has.
+ */
+export function latentStatsFromTensors(tensors: ReadonlyMap<string, RawTensor>, keys?: { mean: string; std: string }): LatentStats<RawTensor> {
+  const choices = keys ? [keys] : [SVG_STATS_KEYS, { mean: 'mean', std: 'std' }];
+  const found = choices.find((k) => tensors.has(k.mean) && tensors.has(k.std));
+  if (!found) {
+    const wanted = choices.map((k) => `${k.mean} and ${k.std}`).join(', or ');
+    throw new Error(`latent statistics need tensors ${wanted}; found ${[...tensors.keys()].join(', ') || 'none'}`);
+  }
+  return { mean: tensors.get(found.mean)!, std: tensors.get(found.std)! };
 }
 
 /** Options of {@link normalizeLatent} / {@link denormalizeLatent}. */

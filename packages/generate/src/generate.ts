@@ -3,6 +3,9 @@ import type { DiT } from '@svg/dit';
 import { type LatentStats, type SamplerSettings, type StepInfo, denormalizeLatent, resolveSamplerSettings, sample, seededNormal } from '@svg/flow';
 import { checkGeneratorParts } from './compat';
 
+/** The 16 ImageNet classes `sample_svg.py` draws: the default classes for grids of 1000-class models. */
+export const SAMPLE_CLASSES_IMAGENET: readonly number[] = [130, 270, 284, 688, 250, 146, 980, 484, 207, 360, 387, 974, 88, 979, 417, 279];
+
 /** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
 export interface LatentDecoder {
   decode(latent: tf.Tensor4D): tf.Tensor4D;

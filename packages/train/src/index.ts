@@ -1,8 +1,9 @@
 /**
  * @svg/train: training for SVG in Node — the DiT (`train_svg.py`) and the autoencoder (`main_svg_autoencoder.py`)
  * from the upstream YAML configs, with exact resume, atomic checkpoints, JSONL metrics, a loss-curve PNG and sample
- * grids. The building blocks (AdamW/Adam matching PyTorch, EMA, gradient clipping, the pure step functions) are
- * exported for custom loops and, later, data-parallel wrappers.
+ * grids, on one process or data-parallel over MPI (`@svg/distributed`). The building blocks (AdamW/Adam matching
+ * PyTorch, EMA, gradient clipping, the pure step functions, the shared {@link runTrainingLoop}) are exported for
+ * custom trainers.
  *
  * Node-only: it reads datasets and writes checkpoints with `node:fs`.
  *
@@ -11,11 +12,13 @@
  * await trainDiT({ config: 'configs/tiny-dit-fashion-mnist.yaml', backend: 'wasm',
  *   onProgress: (p) => console.log(`step ${p.step} loss ${p.loss.toFixed(4)}`) });
  */
-export { trainDiT, type TrainDiTOptions, loadAutoencoder, SAMPLE_CLASSES_IMAGENET } from './train-dit';
+export { trainDiT, type TrainDiTOptions, loadAutoencoder } from './train-dit';
 export { trainAutoencoder, type TrainAutoencoderOptions } from './train-autoencoder';
 export { BACKBONE_FILE, type ClassifierEval, EVAL_FILE, evaluateClassifier, learningRate, trainClassifier } from './train-classifier';
 export { type ClassifierNet, Dinov3Classifier, createClassifierNet } from './classifier-net';
 export { type TrainOptions, type TrainProgress, type TrainResult } from './run';
+export { type LoopBatch, type LoopStart, type LoopStepResult, type TrainingLoopSpec, runTrainingLoop } from './loop';
+export { rankRows, shareTensors } from './data-parallel';
 export {
   type AutoencoderTrainConfig,
   type ClassifierModelConfig,

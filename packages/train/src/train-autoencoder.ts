@@ -9,14 +9,13 @@ import { imageGrid } from '@svg/generate';
 import { type RawTensor, findStateDict } from '@svg/weights';
 import { readCheckpointFile, writeFileAtomic } from '@svg/weights/node';
 import { type AutoencoderStepContext, autoencoderTrainStep } from './autoencoder-step';
-import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
+import { type CheckpointState, readCheckpointTensors } from './checkpoint';
 import { type AutoencoderTrainConfig, loadTrainConfig } from './config';
 import { shareTensors } from './data-parallel';
 import { type DataPosition, FashionMnistImages, FolderImages, type ImageBatch, type ImageSource } from './data';
-import { NonFiniteLossError } from './dit-step';
-import { MetricsLog, RateMeter, writeLossCurve } from './metrics';
+import { type LoopStart, runTrainingLoop } from './loop';
 import { Adam } from './optim';
-import { LossTracker, RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+import { RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
 
 /** Options of {@link trainAutoencoder}. */
 export interface TrainAutoencoderOptions extends TrainOptions {
@@ -83,135 +82,67 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
   try {
     await initWeights(config, ae, loss, base, resumeFrom !== null || !isMain, log);
     drawInitialValues(ae, loss.discriminator);
-    let step = 0;
-    let position: DataPosition = { epoch: 0, index: 0 };
-    let lastCheckpoint: string | null = null;
-    let lastCheckpointStep = -1;
+    let start: LoopStart = { step: 0, position: { epoch: 0, index: 0 }, lastCheckpoint: null, resumed: false };
     if (resumeFrom) {
-      ({ step, position } = await restore(resumeFrom.path, resumeFrom.state, ctx));
-      lastCheckpoint = resumeFrom.path;
-      lastCheckpointStep = step;
+      const { step, position } = await restore(resumeFrom.path, resumeFrom.state, ctx);
+      start = { step, position, lastCheckpoint: resumeFrom.path, resumed: true };
       await log.write(`resumed from ${resumeFrom.path} (step ${step}, epoch ${position.epoch}, sample ${position.index})`);
     }
     if (worldSize > 1) {
-      ({ step, position, lastCheckpoint } = await shareRunState(dist, ctx, { step, position, lastCheckpoint }));
-      lastCheckpointStep = step;
+      start = await shareRunState(dist, ctx, start);
       await log.write(`data parallel: ${worldSize} ranks (${dist.launch?.launcher}, ${dist.library?.split(',')[0]}), batch ${batchSize} each`);
     }
-    const metrics = isMain ? await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null) : null;
-    const perEpoch = Math.floor(source.samplesPerEpoch({ batchSize, seed }) / batchSize);
+    const streamOptions = { batchSize, seed, rank, worldSize };
+    const perEpoch = Math.floor(source.samplesPerEpoch(streamOptions) / batchSize);
     await log.write(
       `SVG autoencoder: ${ctx.optimizer.parameterNames.length} trained tensors (${countOf(ae, ctx.optimizer.parameterNames).toLocaleString('en')} weights), ` +
         `discriminator ${loss.discriminator.parameterCount().toLocaleString('en')} weights, batch ${batchSize}, ${perEpoch} steps per epoch, ` +
         `${config.maxEpochs} epochs${maxSteps !== null ? `, stop at step ${maxSteps}` : ''}; disc_start ${lossParams.disc_start} (global steps: 2 per batch)`,
     );
-    const save = async (): Promise<string> => {
-      const info = await writeCheckpoint(
-        checkpointRoot,
-        step,
-        {
+    const fixed = isMain && config.train.sampleEvery > 0 ? await source.fixedBatch(config.train.sampleCount) : null;
+    const name = config.train.expName ?? stem;
+    return await runTrainingLoop<ImageBatch>({
+      kind: 'autoencoder',
+      options,
+      dist,
+      log,
+      runDir,
+      checkpointRoot,
+      start,
+      maxSteps,
+      epochs: config.maxEpochs,
+      batchesPerStep: 1,
+      logEvery: config.logEvery,
+      checkpointEvery: config.ckptEvery,
+      sampleEvery: config.train.sampleEvery,
+      keepCheckpoints: config.train.keepCheckpoints,
+      batches: (from) => source.batches(from, streamOptions),
+      step: async ([batch], step) => {
+        const images = tf.tensor4d(batch.images, [batch.count, batch.size, batch.size, 3]);
+        try {
+          const r = await autoencoderTrainStep(ctx, images, step);
+          return { loss: r.loss, gradNorm: r.logs.grad_norm, extra: r.logs };
+        } finally {
+          images.dispose();
+        }
+      },
+      lr: () => ctx.optimizer.lr,
+      checkpoint: async (position) => ({
+        files: {
           [MODEL_FILE]: await stateDict(ae),
           [DISC_FILE]: prefixed(await stateDict(loss.discriminator), DISC_PREFIX),
           [OPTIMIZER_FILE]: await ctx.optimizer.saveState(),
           [DISC_OPTIMIZER_FILE]: await ctx.discOptimizer.saveState(),
         },
-        { kind: 'autoencoder', epoch: position.epoch, data: position, random: { mask: ae.maskRandom.getState() }, config: config.raw, time: new Date().toISOString() },
-        { keep: config.train.keepCheckpoints },
-      );
-      lastCheckpointStep = step;
-      await log.write(`checkpoint ${info.path}`);
-      return info.path;
-    };
-
-    const fixed = isMain && config.train.sampleEvery > 0 ? await source.fixedBatch(config.train.sampleCount) : null;
-    if (position.index % worldSize !== 0) throw new Error(`the data position ${position.index} of epoch ${position.epoch} cannot be split over ${worldSize} ranks`);
-    const stream = source.batches({ epoch: position.epoch, index: position.index / worldSize }, { batchSize, seed, rank, worldSize });
-    const meter = new RateMeter();
-    const losses = new LossTracker();
-    let stopped: TrainResult['stopped'] = 'max-steps';
-    meter.tick(0);
-    try {
-      for (;;) {
-        if (maxSteps !== null && step >= maxSteps) break;
-        if (await dist.anyTrue(options.signal?.aborted ?? false)) {
-          stopped = 'aborted';
-          break;
-        }
-        const next = await stream.next();
-        if (next.done) throw new Error('the image source ended');
-        const batch: ImageBatch = next.value;
-        if (batch.epoch >= config.maxEpochs) {
-          stopped = 'epochs';
-          break;
-        }
-        const images = tf.tensor4d(batch.images, [batch.count, batch.size, batch.size, 3]);
-        let result;
-        try {
-          result = await autoencoderTrainStep(ctx, images, step);
-        } catch (e) {
-          if (e instanceof NonFiniteLossError) {
-            e.message += `; ${lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet'}. Lower model.base_learning_rate, then resume.`;
-            await log.write(e.message);
-          }
-          throw e;
-        } finally {
-          images.dispose();
-        }
-        step++;
-        position = { epoch: batch.next.epoch, index: batch.next.index * worldSize };
-        meter.tick(batch.count * worldSize);
-        losses.add(result.loss, result.logs);
-        if (!metrics) continue; // ranks other than 0 write nothing
-        await options.onProgress?.({
-          kind: 'autoencoder',
-          step,
-          maxSteps,
-          epoch: position.epoch,
-          loss: result.loss,
-          smoothLoss: losses.smooth,
-          gradNorm: result.logs.grad_norm,
-          stepsPerSecond: meter.stepsPerSecond,
-          samplesPerSecond: meter.samplesPerSecond,
-          etaSeconds: meter.eta(maxSteps !== null ? maxSteps - step : null),
-          lr: ctx.optimizer.lr,
-          extra: result.logs,
-        });
-        if (step % config.logEvery === 0) {
-          const interval = losses.takeInterval();
-          await metrics.append({
-            step,
-            epoch: position.epoch,
-            loss: interval.loss,
-            ...interval.extra,
-            lr: ctx.optimizer.lr,
-            steps_per_sec: meter.stepsPerSecond,
-            samples_per_sec: meter.samplesPerSecond,
-            time: new Date().toISOString(),
-          });
-          await writeLossCurve(join(runDir, 'loss.png'), metrics, ['rec_loss', 'disc_loss', 'g_loss'], `${config.train.expName ?? stem}: autoencoder losses`);
-          const e = interval.extra;
-          await log.write(
-            `(step=${String(step).padStart(7, '0')}) aeloss ${interval.loss.toFixed(4)}, rec_loss ${e.rec_loss.toFixed(4)}, p_loss ${e.p_loss.toFixed(4)}, ` +
-              `g_loss ${e.g_loss.toFixed(4)}, d_weight ${e.d_weight.toFixed(4)}, discloss ${e.disc_loss.toFixed(4)}, steps/sec ${meter.stepsPerSecond.toFixed(2)}`,
-          );
-        }
-        if (fixed && step % config.train.sampleEvery === 0) {
-          const file = await writeReconstructionGrid(ae, fixed, source.size, runDir, step, config);
-          await log.write(`reconstructions ${file}`);
-          meter.reset();
-        }
-        if (step % config.ckptEvery === 0) {
-          lastCheckpoint = await save();
-          meter.reset();
-        }
-      }
-    } finally {
-      await stream.return(undefined);
-    }
-    if (isMain && step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
-    if (metrics && metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['rec_loss', 'disc_loss', 'g_loss'], `${config.train.expName ?? stem}: autoencoder losses`);
-    await log.write(`stopped (${stopped}) at step ${step}`);
-    return { runDir, step, epoch: position.epoch, checkpoint: lastCheckpoint, firstLoss: losses.first, lastLoss: losses.last, stopped };
+        state: { kind: 'autoencoder', epoch: position.epoch, data: position, random: { mask: ae.maskRandom.getState() }, config: config.raw, time: new Date().toISOString() },
+      }),
+      samples: async (step) => (fixed ? `reconstructions ${await writeReconstructionGrid(ae, fixed, source.size, runDir, step, config)}` : null),
+      logLine: (step, { loss, extra: e }, stepsPerSecond) =>
+        `(step=${String(step).padStart(7, '0')}) aeloss ${loss.toFixed(4)}, rec_loss ${e.rec_loss.toFixed(4)}, p_loss ${e.p_loss.toFixed(4)}, ` +
+        `g_loss ${e.g_loss.toFixed(4)}, d_weight ${e.d_weight.toFixed(4)}, discloss ${e.disc_loss.toFixed(4)}, steps/sec ${stepsPerSecond.toFixed(2)}`,
+      curve: { keys: ['rec_loss', 'disc_loss', 'g_loss'], title: `${name}: autoencoder losses` },
+      divergenceHint: 'Lower model.base_learning_rate, then resume.',
+    });
   } finally {
     ctx.optimizer.dispose();
     ctx.discOptimizer.dispose();
@@ -251,20 +182,16 @@ async function initWeights(config: AutoencoderTrainConfig, ae: SvgAutoencoder, l
   }
 }
 
-/** Rank 0's trained weights, optimizer moments, mask stream and data position on every rank. */
-async function shareRunState(
-  dist: Distributed,
-  ctx: AutoencoderStepContext,
-  state: { step: number; position: DataPosition; lastCheckpoint: string | null },
-): Promise<{ step: number; position: DataPosition; lastCheckpoint: string | null }> {
+/** Rank 0's trained weights, optimizer moments, mask stream and starting point on every rank. */
+async function shareRunState(dist: Distributed, ctx: AutoencoderStepContext, start: LoopStart): Promise<LoopStart> {
   const main = dist.isMain;
   ctx.autoencoder.loadStateDict(await shareTensors(dist, main ? await stateDict(ctx.autoencoder) : null), { strict: true });
   loadStateDict(ctx.loss.discriminator, await shareTensors(dist, main ? await stateDict(ctx.loss.discriminator) : null));
   ctx.optimizer.loadState(await shareTensors(dist, main ? await ctx.optimizer.saveState() : null));
   ctx.discOptimizer.loadState(await shareTensors(dist, main ? await ctx.discOptimizer.saveState() : null));
-  const shared = await dist.broadcastJson(main ? { ...state, mask: ctx.autoencoder.maskRandom.getState() } : null);
+  const shared = await dist.broadcastJson(main ? { start, mask: ctx.autoencoder.maskRandom.getState() } : null);
   ctx.autoencoder.maskRandom.setState(shared!.mask);
-  return { step: shared!.step, position: shared!.position, lastCheckpoint: shared!.lastCheckpoint };
+  return shared!.start;
 }
 
 async function restore(path: string, state: CheckpointState, ctx: AutoencoderStepContext): Promise<{ step: number; position: DataPosition }> {

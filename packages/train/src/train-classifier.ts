@@ -1,18 +1,19 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { initDistributed } from '@svg/distributed';
 import { SeededRandom, setInitSeed, stateDict } from '@svg/nn';
 import { writeFileAtomic, writeSafetensorsFile } from '@svg/weights/node';
-import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
+import { type CheckpointState, readCheckpointTensors } from './checkpoint';
 import { type ClassifierNet, createClassifierNet } from './classifier-net';
 import { type ClassifierTrainConfig, loadTrainConfig } from './config';
-import { type DataPosition, FashionMnistImages } from './data';
+import { type DataPosition, FashionMnistImages, type ImageBatch } from './data';
 import { NonFiniteLossError } from './dit-step';
 import { globalNorm } from './clip';
 import { loadFashionMnist } from './fashion-mnist';
-import { MetricsLog, RateMeter, writeLossCurve } from './metrics';
+import { type LoopStart, runTrainingLoop } from './loop';
 import { AdamW } from './optim';
-import { LossTracker, RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+import { RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
 
 const MODEL_FILE = 'model.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -63,93 +64,48 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
   const optimizer = new AdamW(net.trainableParameters(), { lr: config.optim.lr, betas: config.optim.betas, weightDecay: config.optim.weightDecay });
   const flips = new SeededRandom(seed + 0x20000);
   try {
-    let step = 0;
-    let position: DataPosition = { epoch: 0, index: 0 };
-    let lastCheckpoint: string | null = null;
-    let lastCheckpointStep = -1;
+    let start: LoopStart = { step: 0, position: { epoch: 0, index: 0 }, lastCheckpoint: null, resumed: false };
     if (resumeFrom) {
-      ({ step, position } = await restore(resumeFrom.path, resumeFrom.state, net, optimizer, flips));
-      lastCheckpoint = resumeFrom.path;
-      lastCheckpointStep = step;
+      const { step, position } = await restore(resumeFrom.path, resumeFrom.state, net, optimizer, flips);
+      start = { step, position, lastCheckpoint: resumeFrom.path, resumed: true };
       await log.write(`resumed from ${resumeFrom.path} (step ${step}, epoch ${position.epoch}, sample ${position.index})`);
     }
-    const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null);
     await log.write(
       `${config.model.arch} classifier (${net.parameterCount().toLocaleString('en')} parameters), batch ${batchSize}, ${perEpoch} steps per epoch, stop at step ${maxSteps}`,
     );
-    const save = async (): Promise<string> => {
-      const info = await writeCheckpoint(
-        checkpointRoot,
-        step,
-        { [MODEL_FILE]: await stateDict(net), [OPTIMIZER_FILE]: await optimizer.saveState() },
-        { kind: 'classifier', epoch: position.epoch, data: position, random: { flips: flips.getState() }, config: config.raw, time: new Date().toISOString() },
-        { keep: config.train.keepCheckpoints },
-      );
-      lastCheckpointStep = step;
-      await log.write(`checkpoint ${info.path}`);
-      return info.path;
-    };
-
-    const stream = source.batches(position, { batchSize, seed });
-    const meter = new RateMeter();
-    const losses = new LossTracker();
-    let stopped: TrainResult['stopped'] = 'max-steps';
-    meter.tick(0);
-    try {
-      while (step < maxSteps) {
-        if (options.signal?.aborted) {
-          stopped = 'aborted';
-          break;
-        }
-        const next = await stream.next();
-        if (next.done) throw new Error('the image source ended');
-        const batch = next.value;
+    const run = await runTrainingLoop<ImageBatch>({
+      kind: 'classifier',
+      options,
+      dist: await initDistributed({ env: {} }),
+      log,
+      runDir,
+      checkpointRoot,
+      start,
+      maxSteps,
+      epochs: null,
+      batchesPerStep: 1,
+      logEvery: config.logEvery,
+      checkpointEvery: config.ckptEvery,
+      sampleEvery: 0,
+      keepCheckpoints: config.train.keepCheckpoints,
+      batches: (from) => source.batches(from, { batchSize, seed }),
+      step: async ([batch], step) => {
         const mirror = config.flip ? Array.from({ length: batch.count }, () => flips.uniform() < 0.5) : null;
         optimizer.lr = learningRate(config, step, maxSteps);
-        const { loss, accuracy, gradNorm } = await classifierStep(net, optimizer, batch.images, batch.count, batch.size, batch.labels!, config.model.numClasses, mirror, step + 1);
-        step++;
-        position = batch.next;
-        meter.tick(batch.count);
-        losses.add(loss, { accuracy, grad_norm: gradNorm });
-        await options.onProgress?.({
-          kind: 'classifier',
-          step,
-          maxSteps,
-          epoch: position.epoch,
-          loss,
-          smoothLoss: losses.smooth,
-          gradNorm,
-          stepsPerSecond: meter.stepsPerSecond,
-          samplesPerSecond: meter.samplesPerSecond,
-          etaSeconds: meter.eta(maxSteps - step),
-          lr: optimizer.lr,
-          extra: { accuracy },
-        });
-        if (step % config.logEvery === 0) {
-          const interval = losses.takeInterval();
-          await metrics.append({
-            step,
-            epoch: position.epoch,
-            loss: interval.loss,
-            train_accuracy: interval.extra.accuracy,
-            grad_norm: interval.extra.grad_norm,
-            lr: optimizer.lr,
-            steps_per_sec: meter.stepsPerSecond,
-            samples_per_sec: meter.samplesPerSecond,
-            time: new Date().toISOString(),
-          });
-          await writeLossCurve(join(runDir, 'loss.png'), metrics, ['loss'], `${config.train.expName ?? 'classifier'}: cross-entropy`);
-          await log.write(`(step=${String(step).padStart(7, '0')}) loss ${interval.loss.toFixed(4)}, train accuracy ${(100 * interval.extra.accuracy).toFixed(1)} %, steps/sec ${meter.stepsPerSecond.toFixed(2)}`);
-        }
-        if (step % config.ckptEvery === 0) {
-          lastCheckpoint = await save();
-          meter.reset();
-        }
-      }
-    } finally {
-      await stream.return(undefined);
-    }
-    if (step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
+        const r = await classifierStep(net, optimizer, batch.images, batch.count, batch.size, batch.labels!, config.model.numClasses, mirror, step + 1);
+        return { loss: r.loss, gradNorm: r.gradNorm, extra: { train_accuracy: r.accuracy, grad_norm: r.gradNorm } };
+      },
+      lr: () => optimizer.lr,
+      checkpoint: async (position) => ({
+        files: { [MODEL_FILE]: await stateDict(net), [OPTIMIZER_FILE]: await optimizer.saveState() },
+        state: { kind: 'classifier', epoch: position.epoch, data: position, random: { flips: flips.getState() }, config: config.raw, time: new Date().toISOString() },
+      }),
+      logLine: (step, interval, stepsPerSecond) =>
+        `(step=${String(step).padStart(7, '0')}) loss ${interval.loss.toFixed(4)}, train accuracy ${(100 * interval.extra.train_accuracy).toFixed(1)} %, steps/sec ${stepsPerSecond.toFixed(2)}`,
+      curve: { keys: ['loss'], title: `${config.train.expName ?? 'classifier'}: cross-entropy` },
+      divergenceHint: 'Lower optim.base_learning_rate, then resume.',
+    });
+    const { step, stopped } = run;
     let result: ClassifierEval | null = null;
     if (stopped === 'max-steps' && step > 0) {
       net.eval();
@@ -158,8 +114,7 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
       await writeFileAtomic(join(runDir, EVAL_FILE), `${JSON.stringify(result, null, 2)}\n`);
       await log.write(`test accuracy ${(100 * result.testAccuracy).toFixed(2)} % on ${result.testImages} images; wrote ${join(runDir, BACKBONE_FILE)}`);
     }
-    await log.write(`stopped (${stopped}) at step ${step}`);
-    return { runDir, step, epoch: position.epoch, checkpoint: lastCheckpoint, firstLoss: losses.first, lastLoss: losses.last, stopped, eval: result };
+    return { ...run, eval: result };
   } finally {
     optimizer.dispose();
     net.dispose();

@@ -5,21 +5,22 @@ import { parse as parseYaml } from 'yaml';
 import { type Distributed, initDistributed } from '@svg/distributed';
 import { SeededRandom, loadStateDict, stateDict } from '@svg/nn';
 import { DiT, createDiT } from '@svg/dit';
-import { type LatentStats, loadLatentStats, normalizeLatent } from '@svg/flow';
-import { generateImages, imageGrid } from '@svg/generate';
-import { encodePng } from '@svg/data-imagenet';
+import { type LatentStats, latentStatsFromTensors, loadLatentStats, normalizeLatent } from '@svg/flow';
+import { SAMPLE_CLASSES_IMAGENET, generateImages, imageGrid } from '@svg/generate';
+import { encodePng, statsTensors } from '@svg/data-imagenet';
+import { writeStatsFile } from '@svg/data-imagenet/node';
 import { type SvgAutoencoder, loadSvgAutoencoder } from '@svg/autoencoder';
 import { type RawTensor, findStateDict, toFloat32 } from '@svg/weights';
-import { readCheckpointFile as readWeightsFile, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic } from '@svg/weights/node';
-import { type CheckpointState, readCheckpointTensors, writeCheckpoint } from './checkpoint';
+import { readCheckpointFile as readWeightsFile, readSafetensorsFile, writeFileAtomic } from '@svg/weights/node';
+import { type CheckpointState, readCheckpointTensors } from './checkpoint';
 import { type DiTTrainConfig, loadTrainConfig } from './config';
 import { shareTensors } from './data-parallel';
 import { type DataPosition, FashionMnistSource, ImageFolderSource, type LatentSource, LatentCacheSource, type TokenBatch } from './data';
-import { type DiTBatch, type DiTStepContext, NonFiniteLossError, ditTrainStep } from './dit-step';
+import { type DiTBatch, type DiTStepContext, ditTrainStep } from './dit-step';
 import { Ema } from './ema';
-import { MetricsLog, RateMeter, writeLossCurve } from './metrics';
+import { type LoopStart, runTrainingLoop } from './loop';
 import { AdamW } from './optim';
-import { LossTracker, RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+import { RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
 
 /** Options of {@link trainDiT}. */
 export interface TrainDiTOptions extends TrainOptions {
@@ -27,8 +28,6 @@ export interface TrainDiTOptions extends TrainOptions {
   source?: LatentSource;
 }
 
-/** The class labels `sample_svg.py` draws (16 ImageNet classes), used for grids of 1000-class models. */
-export const SAMPLE_CLASSES_IMAGENET = [130, 270, 284, 688, 250, 146, 980, 484, 207, 360, 387, 974, 88, 979, 417, 279];
 
 const MODEL_FILE = 'model.safetensors';
 const EMA_FILE = 'ema.safetensors';
@@ -102,15 +101,12 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
     };
     model.dropoutRandom = new SeededRandom(seed + 0x10000);
 
-    let step = 0;
-    let position: DataPosition = { epoch: 0, index: 0 };
-    let stats: LatentStats | null = null;
-    let lastCheckpoint: string | null = null;
-    let lastCheckpointStep = -1;
+    let start: LoopStart = { step: 0, position: { epoch: 0, index: 0 }, lastCheckpoint: null, resumed: false };
+    let stats: LatentStats<Float32Array> | null = null;
     if (resumeFrom) {
+      let step: number, position: DataPosition;
       ({ step, position, stats } = await restore(resumeFrom.path, resumeFrom.state, ctx));
-      lastCheckpoint = resumeFrom.path;
-      lastCheckpointStep = step;
+      start = { step, position, lastCheckpoint: resumeFrom.path, resumed: true };
       await log.write(`resumed from ${resumeFrom.path} (step ${step}, epoch ${position.epoch}, sample ${position.index})`);
     } else if (isMain) {
       if (config.modelCkpt) {
@@ -121,29 +117,52 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
       if (config.featureNorm) stats = await resolveStats(config, source, log);
     }
     if (worldSize > 1) {
-      ({ step, position, stats, lastCheckpoint } = await shareRunState(dist, ctx, { step, position, stats, lastCheckpoint }));
-      lastCheckpointStep = step;
+      ({ start, stats } = await shareRunState(dist, ctx, start, stats));
       await log.write(`data parallel: ${worldSize} ranks (${dist.launch?.launcher}, ${dist.library?.split(',')[0]}), ${batchSize} samples each`);
     }
-    if (stats && isMain) await writeStatsFile(join(runDir, STATS_FILE), stats);
+    if (stats && isMain) await writeStatsFile(join(runDir, STATS_FILE), stats, { source: 'svg-ts @svg/train feature statistics' });
 
-    const metrics = isMain ? await MetricsLog.open(join(runDir, 'metrics.jsonl'), resumeFrom ? step : null) : null;
-    const perEpoch = Math.floor(source.samplesPerEpoch({ batchSize, seed: config.globalSeed, rank, worldSize }) / batchSize / config.accumIter);
+    const streamOptions = { batchSize, seed: config.globalSeed, rank, worldSize };
+    const perEpoch = Math.floor(source.samplesPerEpoch(streamOptions) / batchSize / config.accumIter);
     await log.write(
       `DiT ${config.model.hiddenSize}×${config.model.depth} (${model.parameterCount().toLocaleString('en')} parameters), batch ${batchSize}×${config.accumIter}, ` +
         `${perEpoch} steps per epoch, ${config.epochs} epochs${maxSteps !== null ? `, stop at step ${maxSteps}` : ''}`,
     );
-    const save = async (): Promise<string> => {
-      const info = await writeCheckpoint(
-        checkpointRoot,
-        step,
-        {
+    let noDecoderNoted = false;
+    return await runTrainingLoop<TokenBatch>({
+      kind: 'dit',
+      options,
+      dist,
+      log,
+      runDir,
+      checkpointRoot,
+      start,
+      maxSteps,
+      epochs: config.epochs,
+      batchesPerStep: config.accumIter,
+      logEvery: config.logEvery,
+      checkpointEvery: config.ckptEvery,
+      sampleEvery: config.train.sampleEvery,
+      keepCheckpoints: config.train.keepCheckpoints,
+      batches: (from) => source.batches(from, streamOptions),
+      step: async (micro, step) => {
+        const batches: DiTBatch[] = micro.map((b) => ({ tokens: toModelTokens(b, stats), labels: b.labels }));
+        try {
+          const r = await ditTrainStep(ctx, batches, step + 1);
+          return { loss: r.loss, gradNorm: r.gradNorm, extra: { grad_norm: r.gradNorm } };
+        } finally {
+          tf.dispose(batches.map((b) => b.tokens));
+        }
+      },
+      lr: () => optimizer.lr,
+      checkpoint: async (position) => ({
+        files: {
           [MODEL_FILE]: await stateDict(model),
           [EMA_FILE]: await stateDict(ema.shadow),
           [OPTIMIZER_FILE]: await optimizer.saveState(),
-          ...(stats ? { [STATS_FILE]: statsTensors(stats) } : {}),
+          ...(stats ? { [STATS_FILE]: statsFiles(stats) } : {}),
         },
-        {
+        state: {
           kind: 'dit',
           epoch: position.epoch,
           data: position,
@@ -153,109 +172,17 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
           config: config.raw,
           time: new Date().toISOString(),
         },
-        { keep: config.train.keepCheckpoints },
-      );
-      await log.write(`checkpoint ${info.path}`);
-      lastCheckpointStep = step;
-      return info.path;
-    };
-
-    if (position.index % worldSize !== 0) throw new Error(`the data position ${position.index} of epoch ${position.epoch} cannot be split over ${worldSize} ranks`);
-    const stream = source.batches({ epoch: position.epoch, index: position.index / worldSize }, { batchSize, seed: config.globalSeed, rank, worldSize });
-    const meter = new RateMeter();
-    const losses = new LossTracker();
-    let noDecoderNoted = false;
-    let stopped: TrainResult['stopped'] = 'max-steps';
-    meter.tick(0);
-    try {
-      for (;;) {
-        if (maxSteps !== null && step >= maxSteps) break;
-        if (await dist.anyTrue(options.signal?.aborted ?? false)) {
-          stopped = 'aborted';
-          break;
-        }
-        const micro: TokenBatch[] = [];
-        while (micro.length < config.accumIter) {
-          const next = await stream.next();
-          if (next.done) throw new Error('the data source ended');
-          micro.push(next.value);
-        }
-        if (micro[0].epoch >= config.epochs) {
-          stopped = 'epochs';
-          break;
-        }
-        const batches: DiTBatch[] = micro.map((b) => ({ tokens: toModelTokens(b, stats), labels: b.labels }));
-        let result;
-        try {
-          result = await ditTrainStep(ctx, batches, step + 1);
-        } catch (e) {
-          if (e instanceof NonFiniteLossError) {
-            const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet';
-            e.message += `; ${where}. Lower optim.base_learning_rate or set basic.clip_grad_norm, then resume.`;
-            await log.write(e.message);
-          }
-          throw e;
-        } finally {
-          tf.dispose(batches.map((b) => b.tokens));
-        }
-        step++;
-        const next = micro[micro.length - 1].next;
-        position = { epoch: next.epoch, index: next.index * worldSize };
-        const samples = worldSize * micro.reduce((n, b) => n + b.count, 0);
-        meter.tick(samples);
-        losses.add(result.loss, { grad_norm: result.gradNorm });
-        if (!metrics) continue; // ranks other than 0 write nothing
-        await options.onProgress?.({
-          kind: 'dit',
-          step,
-          maxSteps,
-          epoch: position.epoch,
-          loss: result.loss,
-          smoothLoss: losses.smooth,
-          gradNorm: result.gradNorm,
-          stepsPerSecond: meter.stepsPerSecond,
-          samplesPerSecond: meter.samplesPerSecond,
-          etaSeconds: meter.eta(maxSteps !== null ? maxSteps - step : null),
-          lr: optimizer.lr,
-          extra: {},
-        });
-        if (step % config.logEvery === 0) {
-          const interval = losses.takeInterval();
-          await metrics.append({
-            step,
-            epoch: position.epoch,
-            loss: interval.loss,
-            grad_norm: interval.extra.grad_norm,
-            lr: optimizer.lr,
-            steps_per_sec: meter.stepsPerSecond,
-            samples_per_sec: meter.samplesPerSecond,
-            time: new Date().toISOString(),
-          });
-          await writeLossCurve(join(runDir, 'loss.png'), metrics, ['loss'], `${config.expName}: rectified-flow loss`);
-          await log.write(`(step=${String(step).padStart(7, '0')}) train loss: ${interval.loss.toFixed(4)}, train steps/sec: ${meter.stepsPerSecond.toFixed(2)}`);
-        }
-        if (config.train.sampleEvery > 0 && step % config.train.sampleEvery === 0) {
-          if (source.decoder) {
-            const file = await writeSampleGrid(config, ema.shadow, source, stats, runDir, step);
-            await log.write(`samples ${file}`);
-          } else if (!noDecoderNoted) {
-            noDecoderNoted = true;
-            await log.write('sample grids skipped: no decoder is configured (set basic.encoder_config to decode latents)');
-          }
-          meter.reset();
-        }
-        if (step % config.ckptEvery === 0) {
-          lastCheckpoint = await save();
-          meter.reset();
-        }
-      }
-    } finally {
-      await stream.return(undefined);
-    }
-    if (isMain && step > 0 && lastCheckpointStep !== step) lastCheckpoint = await save();
-    if (metrics && metrics.entries.length > 0) await writeLossCurve(join(runDir, 'loss.png'), metrics, ['loss'], `${config.expName}: rectified-flow loss`);
-    await log.write(`stopped (${stopped}) at step ${step}`);
-    return { runDir, step, epoch: position.epoch, checkpoint: lastCheckpoint, firstLoss: losses.first, lastLoss: losses.last, stopped };
+      }),
+      samples: async (step) => {
+        if (source.decoder) return `samples ${await writeSampleGrid(config, ema.shadow, source, stats, runDir, step)}`;
+        if (noDecoderNoted) return null;
+        noDecoderNoted = true;
+        return 'sample grids skipped: no decoder is configured (set basic.encoder_config to decode latents)';
+      },
+      logLine: (step, interval, stepsPerSecond) => `(step=${String(step).padStart(7, '0')}) train loss: ${interval.loss.toFixed(4)}, train steps/sec: ${stepsPerSecond.toFixed(2)}`,
+      curve: { keys: ['loss'], title: `${config.expName}: rectified-flow loss` },
+      divergenceHint: 'Lower optim.base_learning_rate or set basic.clip_grad_norm, then resume.',
+    });
   } finally {
     optimizer.dispose();
     model.dispose();
@@ -264,19 +191,11 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
   }
 }
 
-/** What rank 0 read or computed before the first step. */
-interface RunState {
-  step: number;
-  position: DataPosition;
-  stats: LatentStats | null;
-  lastCheckpoint: string | null;
-}
-
 /**
- * Rank 0's weights, EMA, optimizer moments, random streams, data position and feature statistics on every rank,
+ * Rank 0's weights, EMA, optimizer moments, random streams, starting point and feature statistics on every rank,
  * so that all replicas start identical (rank 0 may be the only one that can read the checkpoint).
  */
-async function shareRunState(dist: Distributed, ctx: DiTStepContext, state: RunState): Promise<RunState> {
+async function shareRunState(dist: Distributed, ctx: DiTStepContext, start: LoopStart, stats: LatentStats<Float32Array> | null): Promise<{ start: LoopStart; stats: LatentStats<Float32Array> | null }> {
   const main = dist.isMain;
   loadStateDict(ctx.model, await shareTensors(dist, main ? await stateDict(ctx.model) : null));
   loadStateDict(ctx.ema.shadow, await shareTensors(dist, main ? await stateDict(ctx.ema.shadow) : null));
@@ -284,20 +203,19 @@ async function shareRunState(dist: Distributed, ctx: DiTStepContext, state: RunS
   const shared = await dist.broadcastJson(
     main
       ? {
-          ...state,
-          stats: state.stats && { mean: Array.from(state.stats.mean as ArrayLike<number>), std: Array.from(state.stats.std as ArrayLike<number>) },
+          start,
+          stats: stats && { mean: Array.from(stats.mean), std: Array.from(stats.std) },
           random: { noise: ctx.random.getState(), labelDropout: ctx.model.dropoutRandom.getState() },
         }
       : null,
   );
   ctx.random.setState(shared!.random.noise);
   ctx.model.dropoutRandom.setState(shared!.random.labelDropout);
-  const stats = shared!.stats && { mean: Float32Array.from(shared!.stats.mean), std: Float32Array.from(shared!.stats.std) };
-  return { step: shared!.step, position: shared!.position, stats, lastCheckpoint: shared!.lastCheckpoint };
+  return { start: shared!.start, stats: shared!.stats && { mean: Float32Array.from(shared!.stats.mean), std: Float32Array.from(shared!.stats.std) } };
 }
 
 /** Restores a DiT run from a checkpoint into `ctx`. */
-async function restore(path: string, state: CheckpointState, ctx: DiTStepContext): Promise<{ step: number; position: DataPosition; stats: LatentStats | null }> {
+async function restore(path: string, state: CheckpointState, ctx: DiTStepContext): Promise<{ step: number; position: DataPosition; stats: LatentStats<Float32Array> | null }> {
   loadStateDict(ctx.model, await readCheckpointTensors(path, MODEL_FILE));
   loadStateDict(ctx.ema.shadow, await readCheckpointTensors(path, EMA_FILE));
   ctx.optimizer.loadState(await readCheckpointTensors(path, OPTIMIZER_FILE));
@@ -348,7 +266,7 @@ export async function loadAutoencoder(configPath: string, dinov3Override: string
 }
 
 /** Latent statistics for feature normalisation, as `train.stats` says. */
-async function resolveStats(config: DiTTrainConfig, source: LatentSource, log: RunLog): Promise<LatentStats> {
+async function resolveStats(config: DiTTrainConfig, source: LatentSource, log: RunLog): Promise<LatentStats<Float32Array>> {
   const choice = config.train.stats ?? (source.channels === 392 ? 'official' : 'dataset');
   if (choice === 'official') {
     if (source.channels !== 392) throw new Error(`train.stats: the official statistics have 392 channels, the data ${source.channels}`);
@@ -366,29 +284,18 @@ async function resolveStats(config: DiTTrainConfig, source: LatentSource, log: R
   return statsFromTensors(tensors);
 }
 
-/** Statistics from the tensors of a `dinov3_sp_stats` safetensors file. */
-function statsFromTensors(tensors: Map<string, RawTensor>): LatentStats {
-  const mean = tensors.get('dinov3_sp_mean');
-  const std = tensors.get('dinov3_sp_std');
-  if (!mean || !std) throw new Error(`latent statistics need dinov3_sp_mean and dinov3_sp_std (found ${[...tensors.keys()].join(', ')})`);
+/** Float32 statistics from the tensors of a statistics file (`dinov3_sp_stats` layout). */
+function statsFromTensors(tensors: ReadonlyMap<string, RawTensor>): LatentStats<Float32Array> {
+  const { mean, std } = latentStatsFromTensors(tensors);
   return { mean: toFloat32(mean), std: toFloat32(std) };
 }
 
-function statsTensors(stats: LatentStats): Map<string, RawTensor> {
-  const mean = Float32Array.from(stats.mean as ArrayLike<number>);
-  const std = Float32Array.from(stats.std as ArrayLike<number>);
-  return new Map([
-    ['dinov3_sp_mean', { dtype: 'F32', shape: [1, 1, mean.length], data: mean }],
-    ['dinov3_sp_std', { dtype: 'F32', shape: [1, 1, std.length], data: std }],
-  ]);
-}
-
-async function writeStatsFile(path: string, stats: LatentStats): Promise<void> {
-  await writeSafetensorsFile(path, statsTensors(stats), { source: 'svg-ts @svg/train feature statistics' });
+function statsFiles(stats: LatentStats<Float32Array>): Map<string, RawTensor> {
+  return new Map(Object.entries(statsTensors(stats)));
 }
 
 /** `[B, 256, C]` tokens of a batch, feature-normalised when statistics are given. */
-function toModelTokens(batch: TokenBatch, stats: LatentStats | null): tf.Tensor3D {
+function toModelTokens(batch: TokenBatch, stats: LatentStats<Float32Array> | null): tf.Tensor3D {
   const c = batch.tokens.length / (batch.count * 256);
   return tf.tidy(() => {
     const x = tf.tensor3d(batch.tokens, [batch.count, 256, c]);
@@ -400,7 +307,7 @@ function toModelTokens(batch: TokenBatch, stats: LatentStats | null): tf.Tensor3
  * EMA samples with `@svg/generate`'s official procedure (per-image seeds `global_seed + i`, the config's sampler
  * settings, de-normalisation, decoding), saved as a 4-column grid.
  */
-async function writeSampleGrid(config: DiTTrainConfig, model: DiT, source: LatentSource, stats: LatentStats | null, runDir: string, step: number): Promise<string> {
+async function writeSampleGrid(config: DiTTrainConfig, model: DiT, source: LatentSource, stats: LatentStats<Float32Array> | null, runDir: string, step: number): Promise<string> {
   const t = config.train;
   const c = config.model;
   const classes = Array.from({ length: t.sampleCount }, (_, i) => (c.numClasses === 1000 ? SAMPLE_CLASSES_IMAGENET[i % 16] : i % Math.max(1, source.classes)));

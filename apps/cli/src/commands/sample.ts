@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { ClassLookupError, encodePng, findClass } from '@svg/data-imagenet';
 import { loadDiTFile } from '@svg/dit/node';
 import { type LatentStats, SOLVERS, loadLatentStats } from '@svg/flow';
-import { type GenerateOptions, type GeneratedImage, type ModelManifest, findClassName, generateImages, generationSettings, imageGrid } from '@svg/generate';
+import { type GenerateOptions, type GeneratedImage, type ModelManifest, SAMPLE_CLASSES_IMAGENET, findClassName, generateImages, generationSettings, imageGrid } from '@svg/generate';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption, requireString } from '../command';
@@ -15,7 +15,6 @@ import { ProgressBar } from '../progress';
 import { samplerFlags } from '../sampler-flags';
 
 /** The class labels of sample_svg.py. */
-export const OFFICIAL_CLASSES = [130, 270, 284, 688, 250, 146, 980, 484, 207, 360, 387, 974, 88, 979, 417, 279];
 
 export const sampleCommand = defineCommand({
   name: 'sample',
@@ -58,7 +57,7 @@ export const sampleCommand = defineCommand({
     ...autoencoderHelp,
     stats: 'latent statistics safetensors (default: the official dinov3_sp_stats, shipped in @svg/flow)',
     'no-stats': 'the DiT was trained without feature normalisation',
-    classes: `class indices, comma-separated (default: every class of a model folder; for ImageNet DiTs sample_svg.py's 16: ${OFFICIAL_CLASSES.join(',')})`,
+    classes: `class indices, comma-separated (default: every class of a model folder; for ImageNet DiTs sample_svg.py's 16: ${SAMPLE_CLASSES_IMAGENET.join(',')})`,
     'class-names': "class names (a model folder's, or ImageNet names and WordNet ids), comma-separated",
     steps: "sampling steps (default: the model folder's, else 25)",
     cfg: "classifier-free guidance scale (default: the model folder's, else 4; 1 turns guidance off)",
@@ -218,7 +217,7 @@ function describeLabels(classes: number[]): string {
 function parseClasses(indices: string | undefined, names: string | undefined, manifest: ModelManifest | null): number[] {
   if (indices && names) throw new CliError('give --classes or --class-names, not both');
   const items = (indices ?? names)?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!items) return manifest ? manifest.classes.map((_, k) => k) : OFFICIAL_CLASSES;
+  if (!items) return manifest ? manifest.classes.map((_, k) => k) : [...SAMPLE_CLASSES_IMAGENET];
   if (items.length === 0) throw new CliError('no classes given');
   return items.map((item) => {
     if (indices && !/^\d+$/.test(item)) throw new CliError(`--classes takes indices; "${item}" is not one (use --class-names for names)`);

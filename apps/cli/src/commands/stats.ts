@@ -41,19 +41,30 @@ export const statsCommand = defineCommand({
     const ae = await loadAutoencoderOption(values, 'stats');
     const size = encoderImageSize(ae);
     let acc: ChannelStatsAccumulator | undefined;
+    let used = 0;
+    const skipped: { path: string; error: string }[] = [];
     const bar = new ProgressBar('encoding', samples.length, 'img');
     for (let start = 0; start < samples.length; start += batch) {
       const paths = samples.slice(start, start + batch).map((s) => s.path);
-      const { batch: images } = await readImages(paths, size);
-      const latents = ae.encode(images);
-      images.dispose();
-      acc ??= new ChannelStatsAccumulator(latents.shape.slice(1), 2);
-      acc.add((await latents.data()) as Float32Array, paths.length);
-      latents.dispose();
+      // A bad file among thousands must not cost the run: it is skipped, counted and named at the end.
+      const read = await readImages(paths, size, { skipUnreadable: true });
+      skipped.push(...read.skipped);
+      const n = read.crops.length;
+      if (n > 0) {
+        const latents = ae.encode(read.batch);
+        acc ??= new ChannelStatsAccumulator(latents.shape.slice(1), 2);
+        acc.add((await latents.data()) as Float32Array, n);
+        latents.dispose();
+        used += n;
+      }
+      read.batch.dispose();
       bar.update(start + paths.length);
     }
-    const stats = acc!.result();
-    await writeStatsFile(values.out as string, stats, { images: String(samples.length), source: positionals[0] });
-    console.log(`wrote ${values.out}: mean/std of ${stats.mean.length} channels over ${samples.length} images`);
+    for (const s of skipped.slice(0, 10)) console.error(`skipped ${s.path}: ${s.error}`);
+    if (skipped.length > 10) console.error(`… and ${skipped.length - 10} more unreadable files`);
+    if (!acc) throw new CliError(`${positionals[0]}: none of the ${samples.length} images could be read`);
+    const stats = acc.result();
+    await writeStatsFile(values.out as string, stats, { images: String(used), source: positionals[0] });
+    console.log(`wrote ${values.out}: mean/std of ${stats.mean.length} channels over ${used} images${skipped.length ? ` (${skipped.length} unreadable skipped)` : ''}`);
   },
 });
