@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { CliError } from './cli-error';
+import { printable } from './printable';
 import { type Command, commandHelp, parseCommand } from './command';
 import { commands } from './commands';
 
@@ -43,7 +44,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     if (e instanceof CliError) {
-      console.error(`svg: ${e.message}`);
+      console.error(`svg: ${printable(e.message, '\n')}`);
       process.exitCode = 2;
     } else {
       console.error(e);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readPngText } from '@svg/data-imagenet';
+import { writeSafetensors } from '@svg/weights';
 import { fixturesDir } from '../../../tools/testing/fixtures';
 
 // These tests run the built command (dist/main.js) as a user would, on real files.
@@ -101,6 +102,15 @@ describe('svg', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('392 channels over 3 images');
     expect((await svg('inspect', 'stats.safetensors')).stdout).toMatch(/dinov3_sp_std +F32 +\[1, 1, 392\][\s\S]*model: SVG latent statistics/);
+  });
+
+  it('inspect shows crafted tensor names with their control characters escaped, not interpreted', async () => {
+    const evil = 'w\u001b[2J\u001b[31mred\u202etxt.exe\u0007';
+    writeFileSync(join(work, 'evil.safetensors'), writeSafetensors({ [evil]: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } }));
+    const r = await svg('inspect', 'evil.safetensors');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('w\\u{1b}[2J\\u{1b}[31mred\\u{202e}txt.exe\\u{7}');
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
   });
 
   it('svg stats skips unreadable images, names them, and gives the statistics of the readable ones', async () => {

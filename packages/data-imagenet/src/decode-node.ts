@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { MAX_IMAGE_PIXELS, decodeBitmap } from './bitmap';
 import { centerCropArr } from './crop';
 import { type RgbImage, toRgb } from './image';
 
@@ -8,11 +9,15 @@ import { type RgbImage, toRgb } from './image';
  * `Image.open(...).convert('RGB')`: embedded ICC profiles are ignored (Pillow does not apply them), EXIF
  * orientation is ignored, grey is replicated, alpha dropped, and CMYK JPEGs are converted with Pillow's naive
  * formula instead of a colour-managed transform. Like Pillow, minor JPEG warnings are tolerated but truncated
- * files are rejected. Throws on undecodable input (the message names `source`).
+ * files are rejected, and images over Pillow's decompression-bomb limit ({@link MAX_IMAGE_PIXELS}) are refused
+ * before decoding. Binary netpbm (`.ppm`, `.pgm`) and uncompressed BMP, which sharp cannot read, are decoded here.
+ * Throws on undecodable input (the message names `source`).
  */
 export async function decodeImage(bytes: Uint8Array, source = '<image bytes>'): Promise<RgbImage> {
   try {
-    const img = sharp(bytes, { ignoreIcc: true, failOn: 'truncated' });
+    const bitmap = decodeBitmap(bytes);
+    if (bitmap) return bitmap;
+    const img = sharp(bytes, { ignoreIcc: true, failOn: 'truncated', limitInputPixels: MAX_IMAGE_PIXELS });
     const meta = await img.metadata();
     const cmyk = meta.space === 'cmyk';
     if (cmyk) img.pipelineColourspace('cmyk').toColourspace('cmyk');

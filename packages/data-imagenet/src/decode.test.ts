@@ -113,3 +113,75 @@ describe('decodeImage (sharp, Pillow-compatible conversions)', () => {
     await expect(decodeImageFile(join(scratchDir('decode'), 'missing.jpg'))).rejects.toThrow(/cannot read image .*missing.jpg: ENOENT/);
   });
 });
+
+describe('decodeImage: the formats sharp cannot read, and decompression bombs', () => {
+  /** A binary netpbm file of the photo (P6) or of its red channel (P5), with a header comment. */
+  const netpbm = (grey: boolean, maxval = 255) => {
+    const n = rgb.width * rgb.height;
+    const pixels = grey ? Uint8Array.from({ length: n }, (_, i) => rgb.data[i * 3]) : rgb.data;
+    const scaled = maxval === 255 ? pixels : pixels.map((v) => Math.round((v * maxval) / 255));
+    const header = new TextEncoder().encode(`${grey ? 'P5' : 'P6'}\n# made by the test\n${rgb.width} ${rgb.height}\n${maxval}\n`);
+    return new Uint8Array([...header, ...scaled]);
+  };
+
+  /** An uncompressed BMP of the photo: 24-bit bottom-up or 32-bit top-down. */
+  const bmp = (bits: 24 | 32) => {
+    const per = bits / 8;
+    const stride = Math.ceil((rgb.width * per) / 4) * 4;
+    const out = new Uint8Array(54 + stride * rgb.height);
+    const v = new DataView(out.buffer);
+    out.set([0x42, 0x4d]);
+    v.setUint32(2, out.length, true);
+    v.setUint32(10, 54, true);
+    v.setUint32(14, 40, true);
+    v.setInt32(18, rgb.width, true);
+    v.setInt32(22, bits === 24 ? rgb.height : -rgb.height, true);
+    v.setUint16(26, 1, true);
+    v.setUint16(28, bits, true);
+    for (let y = 0; y < rgb.height; y++) {
+      const row = 54 + (bits === 24 ? rgb.height - 1 - y : y) * stride;
+      for (let x = 0; x < rgb.width; x++) {
+        const i = (y * rgb.width + x) * 3;
+        out.set([rgb.data[i + 2], rgb.data[i + 1], rgb.data[i]], row + x * per);
+      }
+    }
+    return out;
+  };
+
+  it('reads binary PPM/PGM (any maxval ≤ 255) and uncompressed 24/32-bit BMP exactly', async () => {
+    expectSameBytes((await decodeImage(netpbm(false), 'x.ppm')).data, rgb.data);
+    const grey = await decodeImage(netpbm(true), 'x.pgm');
+    expect(grey.data[3 * 17 + 1]).toBe(rgb.data[3 * 17]); // grey replicated
+    const low = await decodeImage(netpbm(false, 15), 'x.ppm');
+    expect(Math.max(...low.data.subarray(0, 3000).map((v, i) => Math.abs(v - rgb.data[i])))).toBeLessThanOrEqual(9); // 4-bit levels
+    expectSameBytes((await decodeImage(bmp(24), 'x.bmp')).data, rgb.data);
+    expectSameBytes((await decodeImage(bmp(32), 'x.bmp')).data, rgb.data);
+  });
+
+  it('refuses truncated bitmaps and images over the pixel limit with one line naming the file', async () => {
+    await expect(decodeImage(netpbm(false).subarray(0, 5000), 'cut.ppm')).rejects.toThrow(/^cannot decode image cut\.ppm: truncated netpbm file/);
+    await expect(decodeImage(bmp(24).subarray(0, 5000), 'cut.bmp')).rejects.toThrow(/truncated BMP file/);
+    // A 20000 × 20000 PNG header with no pixels: refused from the header, before any pixel memory is taken.
+    const ihdr = new Uint8Array(17);
+    ihdr.set(new TextEncoder().encode('IHDR'));
+    new DataView(ihdr.buffer).setUint32(4, 20000);
+    new DataView(ihdr.buffer).setUint32(8, 20000);
+    ihdr.set([8, 2, 0, 0, 0], 12);
+    const chunk = (body: Uint8Array) => {
+      const out = new Uint8Array(body.length + 8);
+      new DataView(out.buffer).setUint32(0, body.length - 4);
+      out.set(body, 4);
+      new DataView(out.buffer).setUint32(body.length + 4, crc32(body));
+      return out;
+    };
+    const idat = new Uint8Array([...new TextEncoder().encode('IDAT'), ...deflateSync(new Uint8Array(1000))]);
+    const bomb = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...chunk(ihdr), ...chunk(idat), ...chunk(new TextEncoder().encode('IEND'))]);
+    const started = performance.now();
+    await expect(decodeImage(bomb, 'bomb.png')).rejects.toThrow(/^cannot decode image bomb\.png: .*pixel limit/i);
+    expect(performance.now() - started).toBeLessThan(1000);
+    const bigBmp = bmp(24);
+    new DataView(bigBmp.buffer).setInt32(18, 20000, true);
+    new DataView(bigBmp.buffer).setInt32(22, 20000, true);
+    await expect(decodeImage(bigBmp, 'big.bmp')).rejects.toThrow(/400000000 pixels is over the limit of 178956970/);
+  });
+});

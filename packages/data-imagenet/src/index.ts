@@ -9,6 +9,7 @@ export { type ClassInfo, ClassLookupError, classesFromNames, editDistance, findC
 export { centerCropArr, roundHalfEven } from './crop';
 export { IMAGE_EXTENSIONS, type ImageDataset, type Sample, compareCodePoints, hasImageExtension } from './dataset';
 export { type RgbImage, flipHorizontal, rgbImage, toRgb } from './image';
+export { MAX_IMAGE_PIXELS, checkImagePixels, decodeBitmap } from './bitmap';
 export {
   IMAGENET_MEAN,
   IMAGENET_STD,

@@ -35,6 +35,22 @@ describe('checkpoints', () => {
     expect(await readdir(root)).toEqual(['0000012']); // no temporary left behind
   });
 
+  it('detects an edited state.json (step, data position) against the record its files carry', async () => {
+    for (const step of [2, 4]) await writeCheckpoint(root, step, { 'model.safetensors': tensors(step) }, { kind: 'dit', data: { epoch: 0, index: 8 * step }, rng: [1, NaN] });
+    const { readFile } = await import('node:fs/promises');
+    const stateFile = join(root, '0000004', 'state.json');
+    const original = await readFile(stateFile, 'utf8');
+    await writeFile(stateFile, original.replace('"step": 4', '"step": 40'));
+    await expect(verifyCheckpoint(join(root, '0000004'))).rejects.toThrow(/state\.json was changed after the checkpoint was written \(it no longer matches the record in model\.safetensors\)/);
+    const skipped: string[] = [];
+    expect((await findLatestCheckpoint(root, (_p, reason) => skipped.push(reason)))!.step).toBe(2);
+    expect(skipped).toHaveLength(1);
+    await writeFile(stateFile, original.replace('"index": 32', '"index": 0'));
+    await expect(verifyCheckpoint(join(root, '0000004'))).rejects.toThrow(/was changed/);
+    await writeFile(stateFile, original); // put back as written: accepted again
+    expect((await verifyCheckpoint(join(root, '0000004'), { checksums: true })).step).toBe(4);
+  });
+
   it('keeps the newest K and finds the latest valid one, skipping truncated or corrupt ones', async () => {
     for (const step of [1, 2, 3, 4]) await writeCheckpoint(root, step, { 'model.safetensors': tensors(step) }, { kind: 'dit' }, { keep: 3 });
     expect((await listCheckpoints(root)).map((c) => c.step)).toEqual([2, 3, 4]);

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RawTensor } from '@svg/weights';
-import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@svg/weights/node';
+import { readSafetensorsFile, readSafetensorsHeader, writeFileAtomic, writeSafetensorsFile } from '@svg/weights/node';
 
 /** `format` of every `state.json` written here. */
 export const CHECKPOINT_FORMAT = 'svg-train-checkpoint';
@@ -59,14 +59,17 @@ export async function writeCheckpoint(
   const tmp = join(root, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   try {
+    // Every file records the digest of the rest of state.json, so an edited state.json (its step, data position or
+    // random states) is detected, as state.json's digests detect an edited file.
+    const record = { ...state, format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step };
     const digests: CheckpointState['files'] = {};
     for (const [file, tensors] of Object.entries(files)) {
       if (file === STATE_FILE || file.includes('/')) throw new Error(`invalid checkpoint file name ${file}`);
       const path = join(tmp, file);
-      await writeSafetensorsFile(path, tensors, { format: CHECKPOINT_FORMAT });
+      await writeSafetensorsFile(path, tensors, { format: CHECKPOINT_FORMAT, state_sha256: recordDigest(record) });
       digests[file] = { bytes: (await stat(path)).size, sha256: await sha256File(path) };
     }
-    const full: CheckpointState = { ...state, format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step, files: digests } as CheckpointState;
+    const full = { ...record, files: digests } as CheckpointState;
     await writeFileAtomic(join(tmp, STATE_FILE), `${JSON.stringify(full, jsonReplacer, 1)}\n`);
     await syncDir(tmp);
     // Re-writing a step (e.g. the same step after a resume): move the old one aside first, then swap.
@@ -106,8 +109,10 @@ export async function listCheckpoints(root: string): Promise<CheckpointInfo[]> {
  */
 export async function verifyCheckpoint(path: string, options: { checksums?: boolean } = {}): Promise<CheckpointState> {
   let state: CheckpointState;
+  let text: string;
   try {
-    state = JSON.parse(await readFile(join(path, STATE_FILE), 'utf8'), jsonReviver) as CheckpointState;
+    text = await readFile(join(path, STATE_FILE), 'utf8');
+    state = JSON.parse(text, jsonReviver) as CheckpointState;
   } catch (e) {
     throw new Error(`checkpoint ${path}: ${STATE_FILE} is missing or unreadable (${(e as Error).message})`);
   }
@@ -124,6 +129,12 @@ export async function verifyCheckpoint(path: string, options: { checksums?: bool
     }
     if (size !== digest.bytes) throw new Error(`checkpoint ${path}: ${file} has ${size} bytes, expected ${digest.bytes} (truncated?)`);
     if (options.checksums && (await sha256File(p)) !== digest.sha256) throw new Error(`checkpoint ${path}: ${file} does not match its SHA-256 (corrupt)`);
+  }
+  const first = Object.keys(state.files ?? {})[0];
+  const recorded = first ? (await readSafetensorsHeader(join(path, first))).metadata.state_sha256 : undefined;
+  if (recorded !== undefined) {
+    const { files: _files, ...record } = JSON.parse(text) as Record<string, unknown>;
+    if (recordDigest(record) !== recorded) throw new Error(`checkpoint ${path}: ${STATE_FILE} was changed after the checkpoint was written (it no longer matches the record in ${first})`);
   }
   return state;
 }
@@ -198,6 +209,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** JSON has no NaN/±Infinity (RNG states hold NaN for "no spare normal"): encode them as strings. */
+/** SHA-256 of a checkpoint's state without its file digests, as serialised into state.json. */
+function recordDigest(record: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(record, jsonReplacer)).digest('hex');
+}
+
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'number' && !Number.isFinite(value)) return { $number: String(value) };
   return value;

@@ -4,6 +4,7 @@ import { CliError } from '../cli-error';
 import { defineCommand } from '../command';
 import { requireFile } from '../files';
 import { detectModel } from '../detect';
+import { printable } from '../printable';
 
 export const inspect = defineCommand({
   name: 'inspect',
@@ -23,7 +24,7 @@ export const inspect = defineCommand({
       const message = (e as Error).message;
       throw new CliError(message.startsWith(input) ? message : `${input}: ${message}`);
     }
-    const entries = [...sd.entries()];
+    const entries = [...sd.entries()].map(([name, t]) => [printable(name), t] as const);
     const limit = values.all ? entries.length : 40;
     const width = Math.min(70, entries.reduce((w, [k]) => Math.max(w, k.length), 0));
     for (const [name, t] of entries.slice(0, limit)) console.log(`${name.padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`);
@@ -36,7 +37,7 @@ export const inspect = defineCommand({
     } catch (e) {
       model = `not recognised (${(e as Error).message.split('\n')[0]})`;
     }
-    console.log(`model: ${model}`);
+    console.log(`model: ${printable(model)}`);
   },
 });
 
