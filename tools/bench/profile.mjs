@@ -2,16 +2,19 @@
 /**
  * Per-kernel profile of one forward (after a warm-up), to see where the time goes before optimising.
  *
- *   node tools/bench/profile.mjs dit-S|dit-XL|dinov3|decoder [--backend wasm] [--top 25] [--by-shape]
+ *   node tools/bench/profile.mjs dit-S|dit-XL|dinov3|decoder|train-S [--backend wasm] [--top 25] [--by-shape] [--batch 4]
  *
+ * train-S: one training step of DiT-S as `svg train` takes it on the Fashion-MNIST preset (8 channels, 10 classes,
+ * batch --batch, default 4): rectified-flow loss, gradients on the tape, AdamW, EMA.
  * Kernel times come from tf.profile (wall time per kernel on cpu/wasm), summed by kernel name, with the share of the
  * forward and the number of calls; --by-shape keys them by kernel and input shapes instead. Random weights; needs the built packages (npm run build).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, setInitSeed } from '@svg/nn';
-import { createDiT } from '@svg/dit';
+import { SeededRandom, initBackend, setInitSeed } from '@svg/nn';
+import { DiT, createDiT } from '@svg/dit';
 import { createDinov3 } from '@svg/dinov3';
 import { SVG_AUTOENCODER_CONFIG, createSvgAutoencoder } from '@svg/autoencoder';
+import { AdamW, Ema, ditTrainStep } from '@svg/train';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -39,7 +42,16 @@ function build(name) {
     const z = tf.randomNormal([1, 16, 16, 392]);
     return { run: () => model.decode(z) };
   }
-  throw new Error(`unknown model '${name}': dit-S, dit-B, dit-L, dit-XL, dinov3, decoder`);
+  if (name === 'train-S') {
+    const config = { hiddenSize: 384, depth: 12, numHeads: 6, mlpRatio: 4, inChannels: 8, numClasses: 10, classDropoutProb: 0.1 };
+    const model = createDiT(config, { seed: 0 });
+    const batch = Number(opt('batch', 4));
+    const ctx = { model, optimizer: new AdamW(model.trainableParameters(), { lr: 1e-4, weightDecay: 0 }), ema: new Ema(model, new DiT(model.config)), random: new SeededRandom(0), shift: 1, clipGradNorm: null, emaDecay: 0.99 };
+    const tokens = tf.randomNormal([batch, 256, 8]);
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+    return { run: async () => (await ditTrainStep(ctx, [{ tokens, labels }], 1), []) };
+  }
+  throw new Error(`unknown model '${name}': dit-S, dit-B, dit-L, dit-XL, dinov3, decoder, train-S`);
 }
 
 const { run } = build(which);
@@ -48,12 +60,12 @@ const readAll = async (r) => {
   for (const t of outputs(r)) await t.data();
   tf.dispose(outputs(r));
 };
-await readAll(run()); // warm-up
+await readAll(await run()); // warm-up
 const t0 = performance.now();
-await readAll(run());
+await readAll(await run());
 const wallMs = performance.now() - t0;
 const profile = await tf.profile(async () => {
-  await readAll(run());
+  await readAll(await run());
 });
 const byKernel = new Map();
 let kernelTotal = 0;

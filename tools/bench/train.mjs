@@ -11,7 +11,12 @@
  *   node tools/bench/train.mjs                      # tiny, S and ae on cpu and wasm, 30 steps each (cpu S is slow)
  *   node tools/bench/train.mjs --backends wasm --models S --steps 50
  *   node tools/bench/train.mjs --backends wasm --models S --s-batch 8 --gradient-checkpointing
+ *   node tools/bench/train.mjs --backends wasm --models S --s-batch 8 --gradient-checkpointing --torch   # + PyTorch
+ *
+ * --torch: the S rows also time PyTorch's training step of the same model and batch (train_torch.py, Debian's
+ * /usr/bin/python3 with python3-torch, 2 threads) and print ours/PyTorch (> 1: we are slower).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,8 +69,18 @@ for (const backend of backends) {
     rmSync(runDir, { recursive: true, force: true });
     const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)];
     const row = { backend: tf.getBackend(), model, params: { S: 'DiT-S', tiny: 'tiny DiT', ae: 'tiny autoencoder' }[model], batch, stepsPerSecond: median, samplesPerSecond: median * batch, peakRssMiB: peakRss / 2 ** 20, tensorsAtStep4, tensorsAtLastStep };
+    if (args.includes('--torch') && model === 'S') {
+      const script = fileURLToPath(new URL('train_torch.py', import.meta.url));
+      const r = spawnSync(flag('python', '/usr/bin/python3'), [script, '--model', 'S', '--batch', String(batch), '--channels', String(config.model.inChannels), '--classes', String(config.model.numClasses), '--runs', '5'], { encoding: 'utf8' });
+      const line = r.stdout.trim().split('\n').at(-1);
+      if (r.status === 0 && line) {
+        row.torchSecondsPerStep = JSON.parse(line).median_s;
+        row.oursOverTorch = 1 / median / row.torchSecondsPerStep;
+      } else row.torchError = (r.stderr || r.error?.message || '').trim().split('\n').at(-1);
+    }
     rows.push(row);
-    console.log(`${row.backend.padEnd(5)} ${model.padEnd(5)} ${median.toFixed(2)} steps/s, ${row.samplesPerSecond.toFixed(1)} samples/s (batch ${row.batch}), peak RSS ${row.peakRssMiB.toFixed(0)} MiB, live tensors at step 4 / last step ${tensorsAtStep4} / ${tensorsAtLastStep}`);
+    const torch = row.torchSecondsPerStep ? `; PyTorch ${row.torchSecondsPerStep.toFixed(2)} s/step, ours/PyTorch ${row.oursOverTorch.toFixed(2)}` : row.torchError ? `; PyTorch failed: ${row.torchError}` : '';
+    console.log(`${row.backend.padEnd(5)} ${model.padEnd(5)} ${median.toFixed(2)} steps/s (${(1 / median).toFixed(2)} s/step), ${row.samplesPerSecond.toFixed(1)} samples/s (batch ${row.batch}), peak RSS ${row.peakRssMiB.toFixed(0)} MiB, live tensors at step 4 / last step ${tensorsAtStep4} / ${tensorsAtLastStep}${torch}`);
   }
 }
 console.log(JSON.stringify({ steps, rows }));

@@ -128,6 +128,10 @@ describe('svg', () => {
     expect(r.stderr).toMatch(/skipped .*cut\.png: not a readable image/);
     const tensors = (f: string) => readFileSync(join(work, f)).subarray(readFileSync(join(work, f)).readUInt32LE(0) + 8);
     expect(Buffer.compare(tensors('stats-bad.safetensors'), tensors('stats.safetensors'))).toBe(0); // the same 3 images
+    // A photo folder without class folders (and with __pycache__ and tests sub-folders): every image counts.
+    const flat = await svg('stats', photos, '--autoencoder', tiny.ae, '--config', tiny.config, '--limit', '3', '--out', 'flat.safetensors');
+    expect(flat.code, flat.stderr).toBe(0);
+    expect(flat.stdout).toContain('392 channels over 3 images');
     mkdirSync(join(work, 'only-bad', 'x'), { recursive: true });
     writeFileSync(join(work, 'only-bad', 'x', 'a.png'), 'nope');
     const none = await svg('stats', join(work, 'only-bad'), '--autoencoder', tiny.ae, '--config', tiny.config, '--out', 'none.safetensors');

@@ -21,6 +21,8 @@ export interface Progress {
   fraction: number;
   /** Sampling steps per second so far (GPU work included: every step waits for its result). */
   itPerSec: number;
+  /** While the image is being decoded: the decoder's stages done (each waits for its GPU work). */
+  decode?: { stage: number; stages: number };
 }
 
 export interface RunCallbacks {
@@ -67,6 +69,9 @@ async function settled(z: tf.Tensor): Promise<void> {
   one.dispose();
 }
 
+/** The part of each image's progress bar given to its sampling steps; the decode fills the rest. */
+const SAMPLING_SHARE = 0.9;
+
 /**
  * Generates `settings.count` images of one class — or, for "all classes", one image of each class — one at a time:
  * image i uses seed `settings.seed + i` and is made exactly as if it were generated alone (batches change float
@@ -99,7 +104,7 @@ export async function runGeneration(models: LoadedModels, settings: Settings, ba
         await settled(z); // honest it/s: the step's GPU work is done
         stepsDone = step;
         const itPerSec = (stepsBefore + step) / ((performance.now() - start) / 1000);
-        callbacks.onProgress({ image: i + 1, images: count, step, steps, fraction: (i + step / steps) / count, itPerSec });
+        callbacks.onProgress({ image: i + 1, images: count, step, steps, fraction: (i + SAMPLING_SHARE * (step / steps)) / count, itPerSec });
         if (settings.preview && callbacks.onPreview && step < steps && step % settings.previewEvery === 0) {
           const estimate = x1();
           try {
@@ -108,6 +113,11 @@ export async function runGeneration(models: LoadedModels, settings: Settings, ba
             estimate.dispose();
           }
         }
+      },
+      onDecode: (stage, stages) => {
+        const steps = Math.max(stepsDone, 1);
+        const itPerSec = (stepsBefore + stepsDone) / ((performance.now() - start) / 1000);
+        callbacks.onProgress({ image: i + 1, images: count, step: stepsDone, steps, fraction: (i + SAMPLING_SHARE + (1 - SAMPLING_SHARE) * (stage / stages)) / count, itPerSec, decode: { stage, stages } });
       },
     });
     const className = (models.classNames ? models.classNames[image.classIndex] : imagenetClasses()[image.classIndex]?.name) ?? '';

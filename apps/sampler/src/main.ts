@@ -318,10 +318,12 @@ async function generate(override?: Partial<Settings>): Promise<void> {
   preview.hidden = true;
   try {
     await runGeneration(models, settings, backendLabel, running.signal, {
-      onProgress: ({ image, images, step, steps, fraction, itPerSec }) => {
+      onProgress: ({ image, images, step, steps, fraction, itPerSec, decode }) => {
         progress.value = fraction;
         const which = images > 1 ? `image ${image}/${images} · ` : '';
-        text.textContent = `${which}step ${step}/${steps} · ${itPerSec.toFixed(2)} it/s`;
+        text.textContent = decode && decode.stage < decode.stages
+          ? `${which}decoding, stage ${decode.stage}/${decode.stages}`
+          : `${which}step ${step}/${steps} · ${itPerSec.toFixed(2)} it/s`;
       },
       onPreview: (image) => {
         drawRgb(preview, image);

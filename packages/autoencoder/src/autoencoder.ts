@@ -204,6 +204,18 @@ export class SvgAutoencoder extends Module {
     });
   }
 
+  /**
+   * {@link decode} with progress: `onProgress(done, total)` after each stage of the decoder (see
+   * `LdmDecoder.forwardInStages`); the same pixels as `decode`.
+   */
+  async decodeWithProgress(latent: tf.Tensor4D, onProgress: (done: number, total: number) => void | Promise<void>, options: DecodeOptions = {}): Promise<tf.Tensor4D> {
+    const x = await this.decoder.forwardInStages(latent, onProgress);
+    if (!options.clamp) return x;
+    const clamped = tf.clipByValue(x, -1, 1) as tf.Tensor4D;
+    x.dispose();
+    return clamped;
+  }
+
   /** `decode(encode(images))` (upstream `forward` on `get_input`'s two images). */
   reconstruct(images: tf.Tensor4D, options: DecodeOptions = {}): tf.Tensor4D {
     return tf.tidy(() => this.decode(this.encode(images), options));

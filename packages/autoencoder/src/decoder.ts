@@ -210,6 +210,38 @@ export class LdmDecoder extends Module {
   forward(z: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => this.convOut.forward(this.forwardFeatures(z)));
   }
+
+  /**
+   * {@link forward} in stages — `conv_in` + `mid`, each up level, `norm_out` + `conv_out` — waiting after each until
+   * the backend has computed it (one value is read back) and reporting `onStage(done, total)`: progress for the
+   * seconds a large decode takes on a slow GPU. The same operations as `forward`, so the same result.
+   */
+  async forwardInStages(z: tf.Tensor4D, onStage: (done: number, total: number) => void | Promise<void>): Promise<tf.Tensor4D> {
+    if (z.rank !== 4 || z.shape[3] !== this.config.z_channels) {
+      throw new Error(`decoder expects a latent [B, H, W, ${this.config.z_channels}] (NHWC), got [${z.shape}]`);
+    }
+    const stages: ((h: tf.Tensor4D) => tf.Tensor4D)[] = [
+      (h) => this.mid.forward(this.convIn.forward(h)),
+      ...Array.from({ length: this.up.length }, (_, i) => (h: tf.Tensor4D) => this.up[this.up.length - 1 - i].forward(h)),
+      (h) => this.convOut.forward(this.normOut.forward(h, 'silu') as tf.Tensor4D),
+    ];
+    let h = z;
+    for (let i = 0; i < stages.length; i++) {
+      const next = tf.tidy(() => stages[i](h));
+      if (h !== z) h.dispose();
+      h = next;
+      try {
+        const one = tf.slice(h, [0, 0, 0, 0], [1, 1, 1, 1]);
+        await one.data();
+        one.dispose();
+        await onStage(i + 1, stages.length);
+      } catch (e) {
+        h.dispose();
+        throw e;
+      }
+    }
+    return h;
+  }
 }
 
 function validateDecoderConfig(c: DecoderConfig): void {

@@ -96,6 +96,22 @@ describe('decoder structure', () => {
     expect(torchShapes.get('conv_out.weight')).toEqual([3, 128, 3, 3]);
   });
 
+  it('decodes in stages with progress to exactly the pixels of one forward, leaving no tensor behind', async () => {
+    await useBackend('cpu');
+    const decoder = new LdmDecoder({ z_channels: 8, resolution: 32, out_ch: 3, ch: 32, ch_mult: [1, 1, 2], num_res_blocks: 1, attn_resolutions: [8] });
+    const z = tf.randomNormal([2, 8, 8, 8], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const whole = decoder.forward(z);
+    const before = tf.memory().numTensors;
+    const stages: string[] = [];
+    const staged = await decoder.forwardInStages(z, (done, total) => void stages.push(`${done}/${total}`));
+    expect(stages).toEqual(['1/5', '2/5', '3/5', '4/5', '5/5']); // conv_in + mid, 3 up levels, norm_out + conv_out
+    expect(staged.shape).toEqual([2, 32, 32, 3]);
+    expect(Array.from(await staged.data())).toEqual(Array.from(await whole.data()));
+    staged.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([z, whole]);
+  });
+
   it('rejects configs GroupNorm(32) cannot normalise', () => {
     expect(() => new LdmDecoder({ z_channels: 392, resolution: 32, out_ch: 3, ch: 16, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [] })).toThrow(/multiple of 32/);
   });

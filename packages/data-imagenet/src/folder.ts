@@ -87,6 +87,21 @@ export async function scanImageFolder(root: string, options: ScanOptions = {}): 
   return { root, samples, classes: classesFromNames(classNames) };
 }
 
+/**
+ * Every image file under `root`, at any depth, in `sorted(os.walk(...))` order — for work that needs no labels
+ * (latent statistics, a photo folder with `__pycache__` or `tests` sub-folders, a flat folder). Throws when there is
+ * none.
+ */
+export async function listImageFiles(root: string, options: Pick<ScanOptions, 'extensions'> = {}): Promise<string[]> {
+  const extensions = options.extensions ?? IMAGE_EXTENSIONS;
+  await requireDirectory(root, 'image folder');
+  const dirs = await walk(root);
+  dirs.sort((a, b) => compareCodePoints(a.dir, b.dir));
+  const paths = dirs.flatMap(({ dir, files }) => files.filter((f) => hasImageExtension(f, extensions)).map((f) => join(dir, f)));
+  if (paths.length === 0) throw new Error(`no images under "${root}" (image extensions: ${extensions.join(' ')})`);
+  return paths;
+}
+
 /** Options of {@link loadLabelledFolder}. */
 export interface LabelledFolderOptions extends ScanOptions {
   /** The class list labels refer to (names, or {@link ClassInfo}s). Default the 1000 ImageNet classes. */

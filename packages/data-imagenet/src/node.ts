@@ -7,6 +7,7 @@ export { decodeImage, decodeImageFile, loadCenterCrop } from './decode-node';
 export {
   type LabelledFolderOptions,
   type ScanOptions,
+  listImageFiles,
   loadLabelledFolder,
   openImageDataset,
   scanImageFolder,

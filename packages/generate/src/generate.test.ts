@@ -45,6 +45,23 @@ describe('generateImages', () => {
     expect(new Set(images[0].pixels).size).toBeGreaterThan(16);
   });
 
+  it('reports the decode stage by stage when the decoder can, with the same pixels', async () => {
+    const { dit } = tinyModels();
+    const ldm = new LdmDecoder(decoderConfig);
+    const staged = { decode: (z: tf.Tensor4D) => ldm.forward(z), decodeWithProgress: (z: tf.Tensor4D, p: (d: number, t: number) => void) => ldm.forwardInStages(z, p) };
+    const stats = loadLatentStats();
+    const plain = await generateImages({ dit, decoder: staged, stats, classes: [4], seed: 2, steps: 2 });
+    const before = tf.memory().numTensors;
+    const reports: number[][] = [];
+    const withProgress = await generateImages({ dit, decoder: staged, stats, classes: [4], seed: 2, steps: 2, onDecode: (done, total) => void reports.push([done, total]) });
+    expect(reports).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]); // conv_in + mid, 2 up levels, norm_out + conv_out
+    expect(Buffer.compare(Buffer.from(withProgress[0].pixels), Buffer.from(plain[0].pixels))).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    const once: number[][] = [];
+    await generateImages({ dit, decoder: { decode: staged.decode }, stats, classes: [4], seed: 2, steps: 2, onDecode: (d, t) => void once.push([d, t]) });
+    expect(once).toEqual([[1, 1]]); // a decoder without stages reports once, at the end
+  });
+
   it('is reproducible per image: image i of a batch equals the same seed generated alone', async () => {
     const { dit, decoder } = tinyModels();
     perturbFinalLayer(dit);

@@ -9,6 +9,8 @@ export const SAMPLE_CLASSES_IMAGENET: readonly number[] = [130, 270, 284, 688, 2
 /** Anything that maps a latent NHWC `[B, h, w, C]` to images NHWC `[B, 16h, 16w, 3]` in about [-1, 1]. */
 export interface LatentDecoder {
   decode(latent: tf.Tensor4D): tf.Tensor4D;
+  /** The same with progress after each of its stages (the SVG autoencoder has it); used when progress is asked for. */
+  decodeWithProgress?(latent: tf.Tensor4D, onProgress: (done: number, total: number) => void | Promise<void>): Promise<tf.Tensor4D>;
   /** Latent channels the decoder takes (an `SvgAutoencoder` has it); checked against the DiT before sampling. */
   readonly latentChannels?: number;
 }
@@ -29,6 +31,8 @@ export interface GenerateOptions extends Partial<SamplerSettings> {
    * tensor for the caller to dispose; {@link decodeLatents} turns it into a preview).
    */
   onStep?: (info: Pick<StepInfo, 'step' | 'steps' | 't' | 'z' | 'x1'>) => void | Promise<void>;
+  /** Called during the decode, after each stage of the decoder (`done` of `total`; see {@link decodeLatents}). */
+  onDecode?: (done: number, total: number) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -91,7 +95,7 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
     tf.dispose([noise, y, yNull]);
   }
   try {
-    const images = await decodeLatents(z, decoder, stats);
+    const images = await decodeLatents(z, decoder, stats, { onProgress: options.onDecode });
     return images.map((image, i) => ({ ...image, classIndex: classes[i], seed: seed + i }));
   } finally {
     z.dispose();
@@ -102,16 +106,32 @@ export async function generateImages(options: GenerateOptions): Promise<Generate
  * Latent tokens as the DiT makes them, `[B, T, C]` (normalised when the DiT was trained with statistics), to 8-bit
  * RGB images: de-normalisation with `stats`, tokens → NHWC grid `[B, √T, √T, C]`, the decoder, clamping to [-1, 1]
  * and `round((x + 1)·127.5)`. The final images of {@link generateImages} and previews of `x1()` go through here.
+ * `onProgress` reports the decoder's stages as they finish (when the decoder has `decodeWithProgress`; otherwise
+ * once, at the end): a large decode takes long on a slow GPU. The pixels are the same either way.
  */
-export async function decodeLatents(z: tf.Tensor, decoder: LatentDecoder, stats: LatentStats | null): Promise<RgbImage[]> {
+export async function decodeLatents(
+  z: tf.Tensor,
+  decoder: LatentDecoder,
+  stats: LatentStats | null,
+  options: { onProgress?: (done: number, total: number) => void | Promise<void> } = {},
+): Promise<RgbImage[]> {
   const [batch, tokens, channels] = z.shape;
   const side = Math.round(Math.sqrt(tokens));
   if (z.rank !== 3 || side * side !== tokens) throw new Error(`latents must be [B, T, C] with T a square, got [${z.shape.join(', ')}]`);
-  const images = tf.tidy(() => {
-    const latent = stats ? denormalizeLatent(z, stats) : z;
-    const x = tf.clipByValue(decoder.decode(tf.reshape(latent, [batch, side, side, channels]) as tf.Tensor4D), -1, 1);
-    return tf.cast(tf.round(tf.mul(tf.add(x, 1), 127.5)), 'int32');
-  });
+  const latent = tf.tidy(() => tf.reshape(stats ? denormalizeLatent(z, stats) : z, [batch, side, side, channels]) as tf.Tensor4D);
+  let decoded: tf.Tensor4D;
+  try {
+    const { onProgress } = options;
+    if (onProgress && decoder.decodeWithProgress) decoded = await decoder.decodeWithProgress(latent, onProgress);
+    else {
+      decoded = decoder.decode(latent);
+      await onProgress?.(1, 1);
+    }
+  } finally {
+    latent.dispose();
+  }
+  const images = tf.tidy(() => tf.cast(tf.round(tf.mul(tf.add(tf.clipByValue(decoded, -1, 1), 1), 127.5)), 'int32'));
+  decoded.dispose();
   const [, height, width] = images.shape;
   const data = await images.data();
   images.dispose();

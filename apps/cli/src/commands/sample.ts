@@ -131,12 +131,14 @@ export const sampleCommand = defineCommand({
       if (!out && !outDir) return;
     }
     const images: GeneratedImage[] = [];
-    const bar = new ProgressBar('sampling', Math.ceil(classes.length / batch) * settings.steps, 'step');
+    // Each batch counts its steps and one unit for its decode, which the bar reports stage by stage.
+    const bar = new ProgressBar('sampling', Math.ceil(classes.length / batch) * (settings.steps + 1), 'step');
     for (let start = 0; start < classes.length; start += batch) {
-      const done = (start / batch) * settings.steps;
+      const done = (start / batch) * (settings.steps + 1);
       const chunk = await generateImages({
         dit, decoder, stats, classes: classes.slice(start, start + batch), seed: seed + start, ...settings,
         onStep: ({ step }) => bar.update(done + step),
+        onDecode: (stage, stages) => bar.update(done + settings.steps + (stage === stages ? 1 : 0), stage === stages ? '' : `decoding ${stage}/${stages}`),
       });
       images.push(...chunk);
     }

@@ -1,5 +1,5 @@
-import { ChannelStatsAccumulator, type Sample } from '@svg/data-imagenet';
-import { scanImageFolder, writeStatsFile } from '@svg/data-imagenet/node';
+import { ChannelStatsAccumulator } from '@svg/data-imagenet';
+import { listImageFiles, writeStatsFile } from '@svg/data-imagenet/node';
 import { startBackend } from '../backend';
 import { CliError } from '../cli-error';
 import { backendHelp, backendOption, defineCommand, intOption } from '../command';
@@ -10,7 +10,7 @@ import { ProgressBar } from '../progress';
 
 export const statsCommand = defineCommand({
   name: 'stats',
-  summary: 'per-channel latent mean/std over an image folder (the official dinov3_sp_stats layout)',
+  summary: 'per-channel latent mean/std over the images of a folder, at any depth (the official dinov3_sp_stats layout)',
   usage: 'svg stats <image-folder> --autoencoder <ckpt> [--config <yaml>] [--dinov3 <weights>] --out stats.safetensors',
   examples: ['svg stats imagenet/train --autoencoder svg-autoencoder.safetensors --limit 10000 --out stats.safetensors'],
   options: { ...autoencoderOptions, out: { type: 'string', default: 'stats.safetensors' }, batch: { type: 'string', default: '8' }, limit: { type: 'string' }, ...backendOption },
@@ -26,16 +26,17 @@ export const statsCommand = defineCommand({
     const batch = intOption(values, 'batch', 1, 1024)!;
     const limit = intOption(values, 'limit', 1);
     requireOutputExtension(values.out as string, '.safetensors', 'out', 'the statistics are written as safetensors');
-    let samples: readonly Sample[];
+    // Statistics need no labels: every image under the folder counts, class folders or not.
+    let files: string[];
     try {
-      samples = (await scanImageFolder(positionals[0])).samples;
+      files = await listImageFiles(positionals[0]);
     } catch (e) {
       throw new CliError((e as Error).message);
     }
-    if (limit !== undefined && limit < samples.length) {
-      const step = samples.length / limit;
-      const all = samples;
-      samples = Array.from({ length: limit }, (_, i) => all[Math.floor(i * step)]);
+    if (limit !== undefined && limit < files.length) {
+      const step = files.length / limit;
+      const all = files;
+      files = Array.from({ length: limit }, (_, i) => all[Math.floor(i * step)]);
     }
     await startBackend(values.backend);
     const ae = await loadAutoencoderOption(values, 'stats');
@@ -43,9 +44,9 @@ export const statsCommand = defineCommand({
     let acc: ChannelStatsAccumulator | undefined;
     let used = 0;
     const skipped: { path: string; error: string }[] = [];
-    const bar = new ProgressBar('encoding', samples.length, 'img');
-    for (let start = 0; start < samples.length; start += batch) {
-      const paths = samples.slice(start, start + batch).map((s) => s.path);
+    const bar = new ProgressBar('encoding', files.length, 'img');
+    for (let start = 0; start < files.length; start += batch) {
+      const paths = files.slice(start, start + batch);
       // A bad file among thousands must not cost the run: it is skipped, counted and named at the end.
       const read = await readImages(paths, size, { skipUnreadable: true });
       skipped.push(...read.skipped);
@@ -62,7 +63,7 @@ export const statsCommand = defineCommand({
     }
     for (const s of skipped.slice(0, 10)) console.error(`skipped ${s.path}: ${s.error}`);
     if (skipped.length > 10) console.error(`… and ${skipped.length - 10} more unreadable files`);
-    if (!acc) throw new CliError(`${positionals[0]}: none of the ${samples.length} images could be read`);
+    if (!acc) throw new CliError(`${positionals[0]}: none of the ${files.length} images could be read`);
     const stats = acc.result();
     await writeStatsFile(values.out as string, stats, { images: String(used), source: positionals[0] });
     console.log(`wrote ${values.out}: mean/std of ${stats.mean.length} channels over ${used} images${skipped.length ? ` (${skipped.length} unreadable skipped)` : ''}`);
