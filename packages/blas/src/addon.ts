@@ -26,6 +26,7 @@ interface BlasAddon {
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, dy: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tq: number, tk: number, d: number, dvDim: number, scale: number): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void;
   winogradConv3x3(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, h: number, w: number, inC: number, outC: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array, constants: Float32Array): void;
   info(): { config: string; threads: number };
 }
 
@@ -172,4 +173,13 @@ export function reduceSum(x: Float32Array, out: Float32Array, outer: number, red
  */
 export function winogradConv3x3(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, h: number, w: number, inC: number, outC: number, oh: number, ow: number, padTop: number, padLeft: number): void {
   native().winogradConv3x3(x, filter, bias, y, batch, h, w, inC, outC, oh, ow, padTop, padLeft);
+}
+
+/**
+ * One Adam/AdamW update in one pass (src/native/optim.c): from weights `w`, gradient `g` and moments `m`, `v` into
+ * `wOut`, `mOut`, `vOut`; `constants` = [decay, l2, lerpWeight, lerpComplement, lerpLow, beta2, oneMinusBeta2,
+ * biasCorrection2Sqrt, eps, negStepSize], each rounded to float32 as the tfjs composite rounds its scalars.
+ */
+export function adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array, constants: Float32Array): void {
+  native().adamUpdate(w, g, m, v, wOut, mOut, vOut, constants);
 }

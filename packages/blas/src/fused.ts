@@ -1,4 +1,4 @@
-import { attention, attentionBackward, groupNorm, layerNorm, layerNormBackward, unary, unaryGrad, type UnaryOp } from './addon';
+import { adamUpdate, attention, attentionBackward, groupNorm, layerNorm, layerNormBackward, unary, unaryGrad, type UnaryOp } from './addon';
 
 type UnaryOpName = keyof typeof UnaryOp;
 import type { TensorInfo } from '@tensorflow/tfjs-core';
@@ -18,6 +18,7 @@ export const FusedKernel = {
   groupNorm: 'SvgGroupNorm',
   attention: 'SvgAttention',
   attentionGrad: 'SvgAttentionGrad',
+  adamUpdate: 'SvgAdamUpdate',
 } as const;
 
 /** An elementwise kernel over float32 tensors of any shape. */
@@ -156,5 +157,20 @@ export const attentionGradKernel: BlasKernel = ({ inputs, attrs, data }) => {
   const outs = [q!, k!, v!].map((t) => data.alloc(t.shape));
   const [dq, dk, dv] = outs.map((o) => data.read(o.info));
   attentionBackward(data.read(q!), data.read(k!), data.read(v!), data.read(dy!), dq!, dk!, dv!, s.batch, s.tq, s.tk, s.d, s.dv, attrs.scale as number);
+  return outs.map((o) => o.info);
+};
+
+/**
+ * `SvgAdamUpdate`: inputs w, g, m, v (float32, one shape); attr `constants` (the 10 numbers of `adamUpdate`) →
+ * [w', m', v'] in one pass instead of ~10 element-wise kernels.
+ */
+export const adamUpdateKernel: BlasKernel = ({ inputs, attrs, data }) => {
+  const { w, g, m, v } = inputs;
+  if (!isFloat32(w, g, m, v)) return 'not float32 tensors';
+  const shape = w!.shape.join();
+  if ([g, m, v].some((t) => t!.shape.join() !== shape)) return 'w, g, m and v differ in shape';
+  const outs = [data.alloc(w!.shape), data.alloc(w!.shape), data.alloc(w!.shape)];
+  const [wOut, mOut, vOut] = outs.map((o) => data.read(o.info));
+  adamUpdate(data.read(w!), data.read(g!), data.read(m!), data.read(v!), wOut!, mOut!, vOut!, Float32Array.from(attrs.constants as number[]));
   return outs.map((o) => o.info);
 };

@@ -5,6 +5,7 @@ import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, fusedConv2d } from '
 import type { BlasKernel } from './kernel';
 import {
   FusedKernel,
+  adamUpdateKernel,
   attentionGradKernel,
   attentionKernel,
   geluTanhGradKernel,
@@ -44,6 +45,7 @@ const KERNELS: Record<string, BlasKernel> = {
   [FusedKernel.groupNorm]: groupNormKernel,
   [FusedKernel.attention]: attentionKernel,
   [FusedKernel.attentionGrad]: attentionGradKernel,
+  [FusedKernel.adamUpdate]: adamUpdateKernel,
 };
 
 /** The stock kernels we replaced, per backend (undefined where the backend had none, e.g. wasm's filter gradient). */

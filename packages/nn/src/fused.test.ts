@@ -1,11 +1,16 @@
 // The fused kernels (@svg/blas on cpu and wasm) against the tfjs-op composites they replace: values and gradients.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerBlasKernels, unregisterBlasKernels } from '@svg/blas';
+import { FusedKernel, registerBlasKernels, unregisterBlasKernels } from '@svg/blas';
 import { FUSED_KERNELS, canFuse } from './fused';
 import { GroupNorm, LayerNorm, geluTanh, initBackend, scaledDotProductAttention, seededNormal, silu } from './index';
 
 type Case = { name: string; kernel: string; f: (x: tf.Tensor) => tf.Tensor; params: () => tf.Variable[]; input: tf.Tensor };
+
+// The names are the contract between the two packages; @svg/blas cannot import them (nn loads it only optionally).
+it('@svg/blas provides its fused kernels under exactly the names @svg/nn calls', () => {
+  expect(FusedKernel).toEqual(FUSED_KERNELS);
+});
 
 function cases(): Case[] {
   const ln = new LayerNorm(48, { eps: 1e-6 });

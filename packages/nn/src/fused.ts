@@ -21,6 +21,8 @@ export const FUSED_KERNELS = {
   attention: 'SvgAttention',
   /** The backward pass of `attention`: inputs q, k, v, dy; attr scale → [dq, dk, dv]. */
   attentionGrad: 'SvgAttentionGrad',
+  /** One Adam/AdamW parameter update (`@svg/train`'s optimisers): inputs w, g, m, v; attr constants → [w', m', v']. */
+  adamUpdate: 'SvgAdamUpdate',
 } as const;
 
 /** True when the active backend has a kernel for `name` and `x` is float32 (the fused kernels' only dtype). */

@@ -8,7 +8,7 @@ export { type SeedLike, SeededRandom, seededNormal, seededUniform } from './rand
 export { initBackend, BackendUnavailableError, type BackendName, type BackendInfo, type InitBackendOptions } from './backend';
 export { registerAccurateReductions, sumOverAxes } from './reductions';
 export { gelu, geluTanh, silu, activation, type Activation } from './layers/activations';
-export { FUSED_KERNELS } from './fused';
+export { FUSED_KERNELS, canFuse } from './fused';
 export { Linear, type LinearOptions } from './layers/linear';
 export { LayerNorm, RMSNorm, GroupNorm, type NormOptions } from './layers/norm';
 export { Conv2d, type Conv2dOptions } from './layers/conv';

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { registerBlasKernels, unregisterBlasKernels } from '@svg/blas';
+import { FUSED_KERNELS, SeededRandom } from '@svg/nn';
 import { Adam, AdamW } from './optim';
 import { TwoParams, useCpu, values } from './test-util';
 
@@ -148,5 +150,45 @@ describe('Adam', () => {
 
   it('defaults to no weight decay', () => {
     expect(new Adam(new TwoParams().trainableParameters()).weightDecay).toBe(0);
+  });
+});
+
+describe('the fused update (SvgAdamUpdate of @svg/blas)', () => {
+  /** Three steps on seeded weights and gradients; returns the weights and the moments. */
+  async function run(make: (m: TwoParams) => AdamW): Promise<Float32Array[]> {
+    const m = new TwoParams();
+    const rng = new SeededRandom(3);
+    m.w.set(tf.tensor(rng.normalArray(3)));
+    m.fc.weight.set(tf.tensor(rng.normalArray(6), m.fc.weight.shape));
+    const opt = make(m);
+    for (let step = 0; step < 3; step++) {
+      const g = new Map([['w', tf.tensor(rng.normalArray(3, 0, 1e-3))], ['fc.weight', tf.tensor(rng.normalArray(6), m.fc.weight.shape)]]);
+      opt.step(g);
+      tf.dispose([...g.values()]);
+    }
+    const out = [Float32Array.from(await values(m.w.value)), Float32Array.from(await values(m.fc.weight.value))];
+    for (const t of (await opt.saveState()).values()) out.push(Float32Array.from(t.data as Float32Array));
+    opt.dispose();
+    m.dispose();
+    return out;
+  }
+
+  it('gives bit for bit the composite of tfjs ops (AdamW with decay, Adam with L2, both lerp branches)', async () => {
+    const makers = [
+      (m: TwoParams) => new AdamW(m.trainableParameters(), { lr: 1e-3, betas: [0.9, 0.999], weightDecay: 0.01 }),
+      (m: TwoParams) => new Adam(m.trainableParameters(), { lr: 1e-4, betas: [0.5, 0.9], weightDecay: 0.1 }),
+    ];
+    for (const make of makers) {
+      expect(tf.getKernel(FUSED_KERNELS.adamUpdate, 'cpu')).toBeDefined();
+      const fused = await run(make);
+      unregisterBlasKernels('cpu');
+      try {
+        expect(tf.getKernel(FUSED_KERNELS.adamUpdate, 'cpu')).toBeUndefined();
+        const composite = await run(make);
+        expect(fused.map((a) => Buffer.from(a.buffer).toString('hex'))).toEqual(composite.map((a) => Buffer.from(a.buffer).toString('hex')));
+      } finally {
+        registerBlasKernels('cpu');
+      }
+    }
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fromTorchLayout, toTorchLayout, type Parameter } from '@svg/nn';
+import { FUSED_KERNELS, canFuse, fromTorchLayout, toTorchLayout, type Parameter } from '@svg/nn';
 import type { RawTensor } from '@svg/weights';
 
 /** Options of {@link AdamW} and {@link Adam} (PyTorch's argument names in camelCase). */
@@ -96,18 +96,26 @@ export class AdamW {
       const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** s.step);
       const stepSize = this.lr / biasCorrection1;
       const variable = p.variable;
-      const [param, expAvg, expAvgSq] = tf.tidy(() => {
-        let w: tf.Tensor = variable;
-        let grad = g;
-        if (this.weightDecay !== 0) {
-          if (this.decoupled) w = tf.mul(w, 1 - this.lr * this.weightDecay);
-          else grad = tf.add(grad, tf.mul(w, this.weightDecay));
-        }
-        const m = lerp(s.expAvg, grad, 1 - beta1);
-        const v = tf.add(tf.mul(s.expAvgSq, beta2), tf.mul(tf.mul(grad, 1 - beta2), grad));
-        const denom = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), this.eps);
-        return [tf.add(w, tf.div(tf.mul(m, -stepSize), denom)), m, v];
-      });
+      const decay = this.weightDecay !== 0 && this.decoupled ? 1 - this.lr * this.weightDecay : 1;
+      const l2 = this.weightDecay !== 0 && !this.decoupled ? this.weightDecay : 0;
+      const lerpWeight = 1 - beta1;
+      const [param, expAvg, expAvgSq] = canFuse(FUSED_KERNELS.adamUpdate, variable)
+        ? // One pass, bit for bit the composite below (same float32 operations in the same order).
+          (tf.engine().runKernel(
+            FUSED_KERNELS.adamUpdate,
+            { w: variable, g, m: s.expAvg, v: s.expAvgSq },
+            { constants: [decay, l2, lerpWeight, 1 - lerpWeight, Math.abs(lerpWeight) < 0.5 ? 1 : 0, beta2, 1 - beta2, biasCorrection2Sqrt, this.eps, -stepSize] },
+          ) as tf.Tensor[])
+        : tf.tidy(() => {
+            let w: tf.Tensor = variable;
+            let grad = g;
+            if (decay !== 1) w = tf.mul(w, decay);
+            if (l2 !== 0) grad = tf.add(grad, tf.mul(w, l2));
+            const m = lerp(s.expAvg, grad, lerpWeight);
+            const v = tf.add(tf.mul(s.expAvgSq, beta2), tf.mul(tf.mul(grad, 1 - beta2), grad));
+            const denom = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), this.eps);
+            return [tf.add(w, tf.div(tf.mul(m, -stepSize), denom)), m, v];
+          });
       variable.assign(param);
       param.dispose();
       s.expAvg.dispose();

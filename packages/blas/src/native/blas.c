@@ -22,6 +22,7 @@
 void register_ops(napi_env env, napi_value exports);        // ops.c
 void register_attention(napi_env env, napi_value exports);  // attention.c
 void register_winograd(napi_env env, napi_value exports);   // winograd.c
+void register_optim(napi_env env, napi_value exports);      // optim.c
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[12];
@@ -97,6 +98,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_ops(env, exports);
   register_attention(env, exports);
   register_winograd(env, exports);
+  register_optim(env, exports);
   return exports;
 }
 
