@@ -209,9 +209,13 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** JSON has no NaN/±Infinity (RNG states hold NaN for "no spare normal"): encode them as strings. */
-/** SHA-256 of a checkpoint's state without its file digests, as serialised into state.json. */
+/**
+ * SHA-256 of a checkpoint's state as serialised into state.json, without its file digests and its wall-clock `time`
+ * (so that identical training writes identical files).
+ */
 function recordDigest(record: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify(record, jsonReplacer)).digest('hex');
+  const { time: _time, ...rest } = record;
+  return createHash('sha256').update(JSON.stringify(rest, jsonReplacer)).digest('hex');
 }
 
 function jsonReplacer(_key: string, value: unknown): unknown {
