@@ -119,6 +119,31 @@ export async function prepareRun(
   return { checkpointRoot, resumeFrom };
 }
 
+/** Where a run lives: its job, log, folder and checkpoints folder (on ranks other than 0: a silent log, no folder). */
+export interface RunContext {
+  dist: Distributed;
+  log: RunLog;
+  runDir: string;
+  checkpointRoot: string;
+}
+
+/**
+ * What every trainer does first, on every rank: rank 0 creates the run folder and its log, the backend starts, and
+ * rank 0 finds the checkpoint to resume from ({@link prepareRun}); the other ranks get a silent log and no folder.
+ */
+export async function openRun(
+  config: TrainConfig,
+  runDir: string,
+  options: Pick<TrainOptions, 'backend' | 'resume' | 'onLog'>,
+  dist: Distributed,
+): Promise<{ run: RunContext; resumeFrom: { path: string; state: CheckpointState } | null }> {
+  if (dist.isMain) await mkdir(runDir, { recursive: true });
+  const log = new RunLog(dist.isMain ? runDir : null, options.onLog);
+  await startBackend(options.backend, log);
+  const { checkpointRoot, resumeFrom } = dist.isMain ? await prepareRun(config, runDir, options.resume, log) : { checkpointRoot: '', resumeFrom: null };
+  return { run: { dist, log, runDir, checkpointRoot }, resumeFrom };
+}
+
 /** Starts the requested backend, if any. */
 export async function startBackend(name: BackendName | undefined, log: RunLog): Promise<void> {
   if (!name) return;

@@ -15,7 +15,7 @@ import { shareTensors } from './data-parallel';
 import { type DataPosition, FashionMnistImages, FolderImages, type ImageBatch, type ImageSource } from './data';
 import { type LoopStart, runTrainingLoop } from './loop';
 import { Adam } from './optim';
-import { RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+import { type RunLog, type TrainOptions, type TrainResult, openRun } from './run';
 
 /** Options of {@link trainAutoencoder}. */
 export interface TrainAutoencoderOptions extends TrainOptions {
@@ -56,10 +56,8 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
   const runDir = options.runDir ?? join(config.train.resultsDir ?? join(base, 'logs'), config.train.expName ?? stem);
   const dist = options.distributed ?? (await initDistributed());
   const { rank, worldSize, isMain } = dist;
-  if (isMain) await mkdir(runDir, { recursive: true });
-  const log = new RunLog(isMain ? runDir : null, options.onLog);
-  await startBackend(options.backend, log);
-  const { checkpointRoot, resumeFrom } = isMain ? await prepareRun(config, runDir, options.resume, log) : { checkpointRoot: '', resumeFrom: null };
+  const { run, resumeFrom } = await openRun(config, runDir, options, dist);
+  const { log } = run;
 
   const seed = config.seed;
   const batchSize = config.batchSize;
@@ -103,11 +101,8 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
     const name = config.train.expName ?? stem;
     return await runTrainingLoop<ImageBatch>({
       kind: 'autoencoder',
+      ...run,
       options,
-      dist,
-      log,
-      runDir,
-      checkpointRoot,
       start,
       maxSteps,
       epochs: config.maxEpochs,

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initDistributed } from '@svg/distributed';
@@ -13,7 +12,7 @@ import { globalNorm } from './clip';
 import { loadFashionMnist } from './fashion-mnist';
 import { type LoopStart, runTrainingLoop } from './loop';
 import { AdamW } from './optim';
-import { RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+import { type TrainOptions, type TrainResult, openRun } from './run';
 
 const MODEL_FILE = 'model.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -48,10 +47,9 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
   const config = typeof options.config === 'string' ? await loadTrainConfig(options.config) : options.config;
   if (config.kind !== 'classifier') throw new Error(`trainClassifier needs a classifier config (model.arch); ${config.file ?? 'this config'} is a ${config.kind} config`);
   const runDir = options.runDir ?? join(config.train.resultsDir ?? 'runs', config.train.expName ?? 'classifier');
-  const log = new RunLog(runDir, options.onLog);
-  await mkdir(runDir, { recursive: true });
-  await startBackend(options.backend, log);
-  const { checkpointRoot, resumeFrom } = await prepareRun(config, runDir, options.resume, log);
+  // Classifiers train in one process (the CLI refuses a launcher): a single-process job, whatever the environment says.
+  const { run, resumeFrom } = await openRun(config, runDir, options, await initDistributed({ env: {} }));
+  const { log } = run;
 
   const { batchSize, seed } = config;
   const source = await FashionMnistImages.open(config.dataRoot ?? undefined, { limit: config.train.limit ?? undefined, size: config.imageSize });
@@ -73,13 +71,10 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
     await log.write(
       `${config.model.arch} classifier (${net.parameterCount().toLocaleString('en')} parameters), batch ${batchSize}, ${perEpoch} steps per epoch, stop at step ${maxSteps}`,
     );
-    const run = await runTrainingLoop<ImageBatch>({
+    const trained = await runTrainingLoop<ImageBatch>({
       kind: 'classifier',
+      ...run,
       options,
-      dist: await initDistributed({ env: {} }),
-      log,
-      runDir,
-      checkpointRoot,
       start,
       maxSteps,
       epochs: null,
@@ -105,7 +100,7 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
       curve: { keys: ['loss'], title: `${config.train.expName ?? 'classifier'}: cross-entropy` },
       divergenceHint: 'Lower optim.base_learning_rate, then resume.',
     });
-    const { step, stopped } = run;
+    const { step, stopped } = trained;
     let result: ClassifierEval | null = null;
     if (stopped === 'max-steps' && step > 0) {
       net.eval();
@@ -114,7 +109,7 @@ export async function trainClassifier(options: TrainOptions): Promise<TrainResul
       await writeFileAtomic(join(runDir, EVAL_FILE), `${JSON.stringify(result, null, 2)}\n`);
       await log.write(`test accuracy ${(100 * result.testAccuracy).toFixed(2)} % on ${result.testImages} images; wrote ${join(runDir, BACKBONE_FILE)}`);
     }
-    return { ...run, eval: result };
+    return { ...trained, eval: result };
   } finally {
     optimizer.dispose();
     net.dispose();

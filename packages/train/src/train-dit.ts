@@ -20,7 +20,7 @@ import { type DiTBatch, type DiTStepContext, ditTrainStep } from './dit-step';
 import { Ema } from './ema';
 import { type LoopStart, runTrainingLoop } from './loop';
 import { AdamW } from './optim';
-import { RunLog, type TrainOptions, type TrainResult, prepareRun, startBackend } from './run';
+import { type RunLog, type TrainOptions, type TrainResult, openRun } from './run';
 
 /** Options of {@link trainDiT}. */
 export interface TrainDiTOptions extends TrainOptions {
@@ -67,10 +67,8 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
   const runDir = options.runDir ?? join(config.resultsDir, config.expName);
   const dist = options.distributed ?? (await initDistributed());
   const { rank, worldSize, isMain } = dist;
-  if (isMain) await mkdir(runDir, { recursive: true });
-  const log = new RunLog(isMain ? runDir : null, options.onLog);
-  await startBackend(options.backend, log);
-  const { checkpointRoot, resumeFrom } = isMain ? await prepareRun(config, runDir, options.resume, log) : { checkpointRoot: '', resumeFrom: null };
+  const { run, resumeFrom } = await openRun(config, runDir, options, dist);
+  const { log } = run;
 
   if (config.globalBatchSize % worldSize !== 0) throw new Error(`global_batch_size ${config.globalBatchSize} is not divisible by the ${worldSize} ranks`);
   const batchSize = config.globalBatchSize / worldSize;
@@ -131,11 +129,8 @@ export async function trainDiT(options: TrainDiTOptions): Promise<TrainResult> {
     let noDecoderNoted = false;
     return await runTrainingLoop<TokenBatch>({
       kind: 'dit',
+      ...run,
       options,
-      dist,
-      log,
-      runDir,
-      checkpointRoot,
       start,
       maxSteps,
       epochs: config.epochs,

@@ -159,19 +159,23 @@ static bool need_init(napi_env env, const char* fn) {
   return false;
 }
 
+// The typed array `v` (its type, element count and data); false when `v` is not a typed array.
+static bool typed_array(napi_env env, napi_value v, napi_typedarray_type* type, size_t* length, void** data) {
+  bool typed = false;
+  return napi_is_typedarray(env, v, &typed) == napi_ok && typed &&
+         napi_get_typedarray_info(env, v, type, length, data, NULL, NULL) == napi_ok;
+}
+
 // allReduceSum(array): sums a Float32Array or Float64Array over all ranks, in place. Returns a promise.
 static napi_value all_reduce_sum(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!need_init(env, "allReduceSum")) return NULL;
-  bool typed = false;
   napi_typedarray_type type;
   size_t length = 0;
   void* data = NULL;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
-      (type != napi_float32_array && type != napi_float64_array)) {
+  if (argc < 1 || !typed_array(env, argv[0], &type, &length, &data) || (type != napi_float32_array && type != napi_float64_array)) {
     napi_throw_type_error(env, NULL, "allReduceSum: the argument must be a Float32Array or Float64Array");
     return NULL;
   }
@@ -192,13 +196,11 @@ static napi_value broadcast(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!need_init(env, "broadcast")) return NULL;
-  bool typed = false;
   napi_typedarray_type type;
   size_t length = 0;
   void* data = NULL;
   int32_t root = 0;
-  if (argc < 2 || napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+  if (argc < 2 || !typed_array(env, argv[0], &type, &length, &data) || type != napi_uint8_array ||
       napi_get_value_int32(env, argv[1], &root) != napi_ok) {
     napi_throw_type_error(env, NULL, "broadcast: expected (Uint8Array, root rank)");
     return NULL;
